@@ -1,0 +1,5 @@
+"""Entry point for ``python -m gate``."""
+
+from gate.cli import main
+
+raise SystemExit(main())

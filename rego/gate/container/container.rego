@@ -1,0 +1,519 @@
+# METADATA
+# title: Container promotion
+# description: >-
+#   Decides whether a model-serving container image may be promoted from
+#   staging to production, from runtime evidence: signature and signer,
+#   tag-to-digest pin, SBOM and model-card referrers, CVE delta against the
+#   current production image, and the freshness of that evidence.
+package gate.container
+
+import rego.v1
+
+import data.gate.lib
+
+_catalog := data.gate.catalog["gate.container"]
+
+_config := object.get(data.gate.config, "container", {})
+
+_operator := object.get(input, "operator", {})
+
+_evidence := object.get(input, "evidence", {})
+
+_signature := object.get(_evidence, "signature", {})
+
+# Mode is an operator input, compared case-insensitively after trimming.
+# Anything but "runtime" is static, and static never promotes.
+runtime_mode if lib.normalized(object.get(input.gate, "mode", "static")) == "runtime"
+
+image_ref := object.get(input.subject, "ref", "")
+
+# The digest the registry resolved for image_ref; evidence about "the image"
+# (signature, SBOM, scans) must be about this digest.
+candidate_digest := _evidence.registry.resolved_digest
+
+# The operator's pin may be given as "sha256:..." or "ref@sha256:...".
+pinned_digest := pin if {
+	pin := _operator.image_ref_pin
+	is_string(pin)
+	not contains(pin, "@")
+} else := split(_operator.image_ref_pin, "@")[1] if {
+	is_string(_operator.image_ref_pin)
+}
+
+_pin := pin if {
+	pin := pinned_digest
+} else := ""
+
+_required_inputs := {
+	"image_ref": image_ref,
+	"image_ref_pin": object.get(_operator, "image_ref_pin", ""),
+	"current_prod_digest": object.get(_operator, "current_prod_digest", ""),
+	"expected_signer_identity": object.get(_operator, "expected_signer_identity", ""),
+	"expected_oidc_issuer": object.get(_operator, "expected_oidc_issuer", ""),
+}
+
+# METADATA
+# title: Operator inputs incomplete
+# description: >-
+#   Runtime mode needs the image reference, the expected digest pin, the
+#   current production digest and the expected signer identity and OIDC
+#   issuer. Without them no runtime decision can be made, so the gate stops
+#   here and asks for a person.
+# custom:
+#   short_name: inputs_incomplete
+#   failure_msg: "Runtime mode needs these operator inputs, missing or empty: %s"
+#   solution: >-
+#     Supply every required input (subject.ref, operator.image_ref_pin,
+#     operator.current_prod_digest, operator.expected_signer_identity,
+#     operator.expected_oidc_issuer) and evaluate again.
+#   severity: medium
+#   collections: [nim-promotion]
+deny contains result if {
+	runtime_mode
+	missing := sort([name | some name, value in _required_inputs; lib.blank(value)])
+	count(missing) > 0
+	result := lib.result(_catalog.inputs_incomplete, [concat(", ", missing)])
+}
+
+_registry_allowed if {
+	some prefix in object.get(_config, "registries", [])
+	startswith(image_ref, prefix)
+}
+
+# METADATA
+# title: Image is not from an allowed registry
+# description: >-
+#   The image reference does not start with any registry prefix the profile
+#   allows. Evidence about an image from an unknown registry is not
+#   meaningful, so the digest, signature, SBOM, model-card, CVE and freshness
+#   gates do not run.
+# custom:
+#   short_name: unknown_registry
+#   failure_msg: "Image reference %q is not under an allowed registry prefix (%s)"
+#   solution: >-
+#     Promote images only from the registries the profile allows, or add the
+#     registry prefix (ending in "/") to the profile's container.registries.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	not _registry_allowed
+	prefixes := concat(", ", object.get(_config, "registries", []))
+	result := lib.result(_catalog.unknown_registry, [image_ref, prefixes])
+}
+
+# gates_run is false when unknown_registry applies and fires: the remaining
+# evidence is then about an image nobody vouches for.
+gates_run if _registry_allowed
+
+gates_run if not lib.applies(_catalog.unknown_registry)
+
+# METADATA
+# title: Tag has drifted from the pinned digest
+# description: >-
+#   The digest the registry resolves for the image reference differs from
+#   the digest the operator pinned, or could not be resolved at all.
+# custom:
+#   short_name: digest_drift
+#   failure_msg: "Registry resolves %s to %s, but the pin is %s"
+#   solution: >-
+#     Find out why the tag moved. Re-pin to the new digest only after
+#     reviewing what changed, or promote by digest instead of by tag.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	resolved := object.get(_evidence, ["registry", "resolved_digest"], "")
+	not _same_digest(resolved, _pin)
+	result := lib.result(_catalog.digest_drift, [image_ref, _shown(resolved), _shown(_pin)])
+}
+
+_same_digest(a, b) if {
+	lib.sha256_digest(a)
+	a == b
+}
+
+_shown(value) := value if {
+	is_string(value)
+	value != ""
+} else := "(nothing)"
+
+# A signature counts when it verified and is over the resolved digest.
+signature_verified if {
+	_signature.verified == true
+	_signature.digest == candidate_digest
+}
+
+# METADATA
+# title: Image is not signed
+# description: No signature verifies for the resolved image digest.
+# custom:
+#   short_name: unsigned
+#   failure_msg: "No signature verifies for %s"
+#   solution: >-
+#     Sign the image digest with cosign (keyless, from the release pipeline)
+#     and make sure the signature is stored beside the image.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	not signature_verified
+	result := lib.result(_catalog.unsigned, [_shown(object.get(_evidence, ["registry", "resolved_digest"], ""))])
+}
+
+# METADATA
+# title: Signed by an unexpected identity
+# description: >-
+#   A signature verifies, but the certificate's subject identity is not the
+#   one the operator expects. An empty expected identity never matches.
+# custom:
+#   short_name: wrong_identity
+#   failure_msg: "Signer identity %q does not match the expected %q"
+#   solution: >-
+#     Check who signed the image. If the release pipeline legitimately
+#     changed, update the expected signer identity after review.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	signature_verified
+	expected := object.get(_operator, "expected_signer_identity", "")
+	not _matches_expected(object.get(_signature, "identity", ""), expected)
+	result := lib.result(_catalog.wrong_identity, [object.get(_signature, "identity", ""), expected])
+}
+
+# METADATA
+# title: Signed through an unexpected OIDC issuer
+# description: >-
+#   A signature verifies, but the certificate's OIDC issuer is not the one
+#   the operator expects. An empty expected issuer never matches.
+# custom:
+#   short_name: wrong_issuer
+#   failure_msg: "OIDC issuer %q does not match the expected %q"
+#   solution: >-
+#     Check which identity provider issued the signing certificate and
+#     update the expected issuer only after review.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	signature_verified
+	expected := object.get(_operator, "expected_oidc_issuer", "")
+	not _matches_expected(object.get(_signature, "issuer", ""), expected)
+	result := lib.result(_catalog.wrong_issuer, [object.get(_signature, "issuer", ""), expected])
+}
+
+_matches_expected(actual, expected) if {
+	is_string(expected)
+	expected != ""
+	actual == expected
+}
+
+_cert_not_after := lib.timestamp_ns(_signature.cert_not_after)
+
+# A transparency-log entry anchors the signature when its integrated time
+# (recorded only for an entry whose inclusion verified, online or from the
+# bundle's signed timestamp) falls inside the certificate's validity window.
+tlog_anchored if {
+	integrated := lib.timestamp_ns(_signature.tlog.integrated_time)
+	integrated <= _cert_not_after
+	not _integrated_before_not_before(integrated)
+}
+
+_integrated_before_not_before(integrated) if integrated < lib.timestamp_ns(_signature.cert_not_before)
+
+_integrated_before_not_before(_) if {
+	_signature.cert_not_before
+	not lib.timestamp_ns(_signature.cert_not_before)
+}
+
+_cert_valid_now if _cert_not_after >= lib.timestamp_ns(input.gate.now)
+
+# METADATA
+# title: Signing certificate has expired
+# description: >-
+#   The signing certificate's notAfter is before now (or cannot be parsed),
+#   and no transparency-log timestamp anchors the signature inside the
+#   certificate's validity. A valid-looking signature on an expired
+#   certificate is a replay artifact.
+# custom:
+#   short_name: expired_cert
+#   failure_msg: "Signing certificate notAfter %s is before %s and no transparency-log entry anchors the signature"
+#   solution: >-
+#     Re-sign the image so the signature is recorded in the transparency
+#     log, or investigate a possible replay.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	signature_verified
+	not tlog_anchored
+	not _cert_valid_now
+	result := lib.result(_catalog.expired_cert, [
+		_shown(object.get(_signature, "cert_not_after", "")),
+		_shown(object.get(input.gate, "now", "")),
+	])
+}
+
+# METADATA
+# title: Transparency log unreachable
+# description: >-
+#   The transparency log (Rekor) could not be consulted. On its own this is
+#   not a block: air-gapped sites promote by operator override, never
+#   automatically.
+# custom:
+#   short_name: rekor_unreachable
+#   failure_msg: "The transparency log could not be consulted: %s"
+#   solution: >-
+#     Retry when Rekor is reachable, or have an operator review the evidence
+#     and promote by explicit override (air-gapped sites).
+#   severity: medium
+#   collections: [nim-promotion]
+deny contains result if {
+	object.get(_signature, ["tlog", "reachable"], false) != true
+	detail := object.get(_signature, ["tlog", "error"], "no transparency-log evidence was recorded")
+	result := lib.result(_catalog.rekor_unreachable, [_shown(detail)])
+}
+
+_sbom := object.get(_evidence, "sbom", {})
+
+sbom_verified if {
+	_sbom.verified == true
+	lib.normalized(_sbom.format) in {"spdx", "cyclonedx"}
+	_sbom.subject_digest == candidate_digest
+}
+
+# METADATA
+# title: No verified SBOM attestation
+# description: >-
+#   No SPDX or CycloneDX SBOM attestation verifies for the resolved image
+#   digest.
+# custom:
+#   short_name: missing_sbom
+#   failure_msg: "No verified SPDX or CycloneDX SBOM attestation for %s"
+#   solution: >-
+#     Generate an SBOM (syft, trivy) in the release pipeline and attach it
+#     as a signed attestation: cosign attest --type spdxjson (or cyclonedx).
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	not sbom_verified
+	result := lib.result(_catalog.missing_sbom, [_shown(object.get(_evidence, ["registry", "resolved_digest"], ""))])
+}
+
+_model_card := object.get(_evidence, "model_card", {})
+
+model_card_pinned if {
+	_model_card.source == "oci-referrer"
+	lib.sha256_digest(_model_card.digest)
+}
+
+# METADATA
+# title: No pinned model card
+# description: >-
+#   No model card is attached to the image as an OCI referrer with a
+#   sha256 digest. A label or URL alone does not count: it can change
+#   without the image changing.
+# custom:
+#   short_name: missing_model_card
+#   failure_msg: "No model card attached as an OCI referrer with a sha256 digest (found: %s)"
+#   solution: >-
+#     Attach the model card to the image digest as an OCI referrer artifact
+#     (oras attach --artifact-type ...) so it is pinned by digest.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	not model_card_pinned
+	found := _shown(object.get(_model_card, "source", ""))
+	result := lib.result(_catalog.missing_model_card, [found])
+}
+
+_vulns := object.get(_evidence, "vulnerabilities", {})
+
+_candidate_scan := object.get(_vulns, "candidate", {})
+
+_baseline_scan := object.get(_vulns, "baseline", {})
+
+# Every argument below is defined (object.get defaults): OPA evaluates a
+# function argument before a surrounding "not", so an undefined argument
+# would make "not f(x)" fail instead of succeed, and the gate fail open.
+_usable_report(report, digest) if {
+	lib.sha256_digest(digest)
+	report.digest == digest
+	is_array(report.matches)
+	not report.error
+}
+
+_candidate_usable if _usable_report(_candidate_scan, object.get(_evidence, ["registry", "resolved_digest"], ""))
+
+_baseline_usable if _usable_report(_baseline_scan, object.get(_operator, "current_prod_digest", ""))
+
+_severe_ids(report, severity) := {m.id |
+	some m in report.matches
+	lib.normalized(m.severity) == severity
+}
+
+_all_ids(report) := {m.id | some m in report.matches}
+
+# cve_delta summarises the candidate against current production. A CVE is
+# new when its id does not appear in the production report at all.
+cve_delta := {
+	"vs_digest": _baseline_scan.digest,
+	"new_critical": count(_severe_ids(_candidate_scan, "critical") - _all_ids(_baseline_scan)),
+	"new_high": count(_severe_ids(_candidate_scan, "high") - _all_ids(_baseline_scan)),
+	"fixed_critical": count(_severe_ids(_baseline_scan, "critical") - _all_ids(_candidate_scan)),
+} if {
+	_candidate_usable
+	_baseline_usable
+}
+
+_cve_problem := "no usable CVE scan of the candidate digest" if {
+	not _candidate_usable
+} else := "no usable CVE scan of the current production digest" if {
+	not _baseline_usable
+} else := sprintf("%d new critical and %d new high CVEs vs current production", [cve_delta.new_critical, cve_delta.new_high]) if {
+	cve_delta.new_critical + cve_delta.new_high > 0
+}
+
+# METADATA
+# title: CVE regression against production
+# description: >-
+#   The candidate has critical or high CVEs that the current production
+#   image does not have, or the comparison could not be made (a scan is
+#   missing, failed, or is about another digest).
+# custom:
+#   short_name: cve_regression
+#   failure_msg: "CVE regression: %s"
+#   solution: >-
+#     Fix or upgrade the affected packages, or rebuild on a patched base
+#     image. If a scan is missing, rescan both digests with the same scanner
+#     and database.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	result := lib.result(_catalog.cve_regression, [_cve_problem])
+}
+
+_age := object.get(_evidence, ["attestation", "age_hours"], null)
+
+_age_valid if {
+	is_number(_age)
+	_age >= 0
+}
+
+ttl_hours := ttl if {
+	ttl := _operator.attestation_ttl_hours
+	is_number(ttl)
+	ttl >= 0
+} else := object.get(_config, "attestation_ttl_hours", 24)
+
+# METADATA
+# title: Evidence age is malformed
+# description: The evidence's age is missing, not a number, or negative.
+# custom:
+#   short_name: malformed_attestation_age
+#   failure_msg: "Evidence age %s is not a non-negative number of hours"
+#   solution: Re-collect the evidence; the collector must record its age in hours.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	not _age_valid
+	result := lib.result(_catalog.malformed_attestation_age, [json.marshal(_age)])
+}
+
+# METADATA
+# title: Evidence is stale
+# description: The evidence is older than the attestation TTL.
+# custom:
+#   short_name: stale_attestation
+#   failure_msg: "Evidence is %s hours old, older than the %s-hour TTL"
+#   solution: Re-collect the evidence and evaluate again.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	_age_valid
+	_age > ttl_hours
+	result := lib.result(_catalog.stale_attestation, [json.marshal(_age), json.marshal(ttl_hours)])
+}
+
+# METADATA
+# title: All gates passed
+# description: Runtime mode, and no gate fired.
+# custom:
+#   short_name: all_gates_passed
+#   failure_msg: "All gates passed for %s"
+#   solution: "Sign the attestation and promote: cosign sign-blob --bundle attestation.bundle attestation.json"
+#   severity: info
+#   collections: [nim-promotion]
+verdict_note contains result if {
+	count(fired) == 0
+	runtime_mode
+	result := lib.result(_catalog.all_gates_passed, [image_ref])
+}
+
+# METADATA
+# title: Static mode has no runtime evidence
+# description: >-
+#   No gate fired, but the evidence was supplied rather than observed
+#   (static, dry-run mode). Static mode never promotes.
+# custom:
+#   short_name: static_mode_no_runtime_evidence
+#   failure_msg: "Static mode: the evidence for %s was supplied, not observed; static mode never promotes"
+#   solution: Evaluate again with mode runtime, or have an operator decide.
+#   severity: info
+#   collections: [nim-promotion]
+verdict_note contains result if {
+	count(fired) == 0
+	not runtime_mode
+	result := lib.result(_catalog.static_mode_no_runtime_evidence, [image_ref])
+}
+
+# fired holds the results of the gates the profile selects, in gate order.
+fired := lib.ordered(_catalog, {r | some r in deny; lib.applies(_catalog[r.code])})
+
+fired_codes := {r.code | some r in fired}
+
+_incomplete := [r | some r in fired; r.code == "inputs_incomplete"]
+
+# outcome applies the verdict table of the decision contract.
+outcome := {
+	"verdict": "manual-review",
+	"evidence_level": "documentation-only",
+	"results": _incomplete,
+} if {
+	count(_incomplete) > 0
+} else := {
+	"verdict": "promote",
+	"evidence_level": "live",
+	"results": lib.ordered(_catalog, verdict_note),
+} if {
+	count(fired) == 0
+	runtime_mode
+} else := {
+	"verdict": "manual-review",
+	"evidence_level": "documentation-only",
+	"results": lib.ordered(_catalog, verdict_note),
+} if {
+	count(fired) == 0
+} else := {
+	"verdict": "manual-review",
+	"evidence_level": _evidence_level,
+	"results": fired,
+} if {
+	fired_codes == {"rekor_unreachable"}
+} else := {
+	"verdict": "block",
+	"evidence_level": _evidence_level,
+	"results": fired,
+}
+
+# Supplied (static) evidence is documentation only, whatever it says.
+_evidence_level := "documentation-only" if {
+	not runtime_mode
+} else := "partial" if {
+	"rekor_unreachable" in fired_codes
+} else := "live"

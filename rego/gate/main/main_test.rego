@@ -1,0 +1,26 @@
+package gate.main_test
+
+import rego.v1
+
+import data.gate.container_test
+
+test_unsupported_subject_kind_blocks if {
+	doc := object.union(container_test.good, {"subject": {"kind": "skill"}})
+	d := data.gate.main.decision with input as doc with data.gate.config as container_test.config
+	d.verdict == "block"
+	d.reasons == ["unsupported_subject"]
+	d.evidence_level == "documentation-only"
+}
+
+test_unknown_policy_blocks if {
+	cfg := object.union(container_test.config, {"policy": "no-such-policy"})
+	d := data.gate.main.decision with input as container_test.good with data.gate.config as cfg
+	d.verdict == "block"
+	d.reasons == ["unsupported_subject"]
+	d.results[0].message == `Profile policy "no-such-policy" does not judge subjects of kind "oci-image"`
+}
+
+test_decision_has_every_field if {
+	d := data.gate.main.decision with input as container_test.good with data.gate.config as container_test.config
+	object.keys(d) == {"verdict", "evidence_level", "reasons", "results", "profile"}
+}
