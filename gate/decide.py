@@ -1,0 +1,43 @@
+"""Input document + profile + policies -> decision, on a chosen engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gate import schemas
+from gate.engine import create_engine
+from gate.engine.interface import Engine, JsonDocument
+from gate.errors import EngineError
+from gate.policy import PolicySet, load_policies
+from gate.profile import Profile, check_against_policies
+from gate.resources import rego_dir
+
+DECISION_REF = "data.gate.main.decision"
+
+
+class Decider:
+    """Policies compiled once, then any number of decisions."""
+
+    def __init__(self, profile: Profile, engine: str, policy_root: Path | None = None) -> None:
+        self.profile = profile
+        self.policies: PolicySet = load_policies(policy_root or rego_dir())
+        check_against_policies(profile, self.policies)
+        modules = [(f.path, f.text) for f in self.policies.modules(include_tests=False)]
+        data = {"gate": {"catalog": self.policies.catalog_data(), "config": profile.config()}}
+        self.engine: Engine = create_engine(engine, modules, data)
+
+    def decide(self, document: JsonDocument, *, check: bool = True) -> dict[str, Any]:
+        """Evaluate the decision for one validated input document.
+
+        With *check*, the decision is validated against its schema: a policy
+        that returns something malformed is an engine error, never a verdict.
+        """
+        decision = self.engine.evaluate(DECISION_REF, document)
+        if check:
+            found = schemas.problems("decision", decision)
+            if found:
+                raise EngineError(f"{DECISION_REF} does not match the decision schema: {found[0]}")
+        if not isinstance(decision, dict):  # pragma: no cover - guarded by the schema
+            raise EngineError(f"{DECISION_REF} is not an object")
+        return decision

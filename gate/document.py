@@ -1,0 +1,106 @@
+"""Reading untrusted JSON input documents: bounded, strict, validated."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gate import schemas
+from gate.engine.interface import JsonDocument
+from gate.errors import InputError
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two parsers may keep different copies of a duplicated key; refuse it.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise _Duplicate(f"{name} is not valid JSON")
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
+
+
+def read_bytes(source: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """Read a file, or standard input for ``-``, refusing more than *limit* bytes."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(source).open("rb") as handle:
+                data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{source}: larger than the limit of {limit} bytes")
+    return data
+
+
+def parse_json(source: str, data: bytes) -> JsonDocument:
+    """Parse JSON strictly: UTF-8, no duplicate keys, no NaN, bounded depth."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 (byte {exc.start})") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except _Duplicate as exc:
+        raise InputError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels")
+    return JsonDocument(value, text)
+
+
+class InvalidDocument(InputError):
+    """The document parsed but does not match its schema."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: does not match the {len(problems)} schema rule(s) below")
+        self.source = source
+        self.problems = problems
+
+    def lines(self) -> list[str]:
+        """One line per problem, each naming the file and the JSON pointer."""
+        return [f"{self.source}: {p}" for p in self.problems]
+
+
+def load_input(source: str) -> JsonDocument:
+    """Read, parse and validate an input document (path or ``-``)."""
+    document = parse_json(source, read_bytes(source))
+    found = schemas.problems("input", document.value)
+    if found:
+        raise InvalidDocument(source, found)
+    return document

@@ -1,0 +1,48 @@
+"""Machine-readable output (``-o json``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gate.policy.metadata import RuleMeta
+from gate.regotest import TestRun
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_decision(decision: dict[str, Any]) -> str:
+    """The decision document exactly as the policy produced it."""
+    return _dump(decision)
+
+
+def render_rules(rules: list[RuleMeta]) -> str:
+    """The reason-code catalogue."""
+    return _dump([meta.as_catalog_entry() for meta in rules])
+
+
+def render_tests(run: TestRun) -> str:
+    """Every test result, the summary, and coverage when it was measured."""
+    out: dict[str, Any] = {
+        "engine": run.engine,
+        "tests": [r.as_json() for r in run.results],
+        "summary": {s.lower(): run.count(s) for s in ("PASS", "FAIL", "ERROR", "SKIP")},
+    }
+    out["summary"]["total"] = len(run.results)
+    if run.coverage is not None:
+        out["coverage"] = {
+            path: {
+                "covered": sorted(covered),
+                "not_covered": sorted(missed),
+                "percent": _percent(covered, missed),
+            }
+            for path, (covered, missed) in sorted(run.coverage.items())
+        }
+    return _dump(out)
+
+
+def _percent(covered: set[int], missed: set[int]) -> float:
+    total = len(covered) + len(missed)
+    return round(100.0 * len(covered) / total, 2) if total else 100.0
