@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=formatter,
     )
-    test.add_argument("path", nargs="?", type=Path, metavar="PATH", help="file or folder (default: bundled policies)")
+    test.add_argument(
+        "path", nargs="?", type=Path, metavar="PATH", help="file or folder (default: bundled policies)"
+    )
     test.add_argument("--coverage", action="store_true", help="report line coverage of the policy files")
     _add_output(test)
     _add_engine(test)
@@ -181,11 +183,9 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
 
 def _renderer(name: str) -> Any:
-    if name == "json":
-        from gate.report import json as renderer
-    else:
-        from gate.report import text as renderer
-    return renderer
+    import importlib
+
+    return importlib.import_module(f"gate.report.{name}")
 
 
 _COMMANDS = {"eval": _cmd_eval, "rules": _cmd_rules, "test": _cmd_test}
@@ -210,5 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: report it in one line, exit as internal
         if os.environ.get("GATE_DEBUG"):
             raise
-        print(f"gate: internal error: {type(exc).__name__}: {exc} (set GATE_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(
+            f"gate: internal error: {type(exc).__name__}: {exc} (set GATE_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL

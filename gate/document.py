@@ -74,7 +74,9 @@ def parse_json(source: str, data: bytes) -> JsonDocument:
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InputError(
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except _Duplicate as exc:
         raise InputError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:

@@ -47,7 +47,9 @@ def resolve(name_or_path: str) -> Path:
     bundled = profiles_dir() / f"{name_or_path}.yaml"
     if not bundled.is_file():
         known = ", ".join(sorted(p.stem for p in profiles_dir().glob("*.yaml")))
-        raise InputError(f"no profile named {name_or_path!r} (bundled profiles: {known}); give a path to use your own")
+        raise InputError(
+            f"no profile named {name_or_path!r} (bundled profiles: {known}); give a path to use your own"
+        )
     return bundled
 
 

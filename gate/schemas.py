@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from gate.resources import schema_path
@@ -11,7 +11,7 @@ from gate.resources import schema_path
 MAX_PROBLEMS = 50
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator, FormatChecker
 

@@ -137,8 +137,7 @@ def _add_catalog(policy_set: PolicySet, rego_file: RegoFile) -> None:
         if meta.short_name in entries:
             other = entries[meta.short_name]
             raise PolicyError(
-                f"{meta.location}: reason code {meta.short_name!r} is already defined "
-                f"at {other.location}"
+                f"{meta.location}: reason code {meta.short_name!r} is already defined at {other.location}"
             )
         entries[meta.short_name] = meta
     if not entries:

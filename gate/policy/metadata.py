@@ -21,7 +21,6 @@ MAX_BLOCK_CHARS = 64 * 1024
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _RULE_HEAD = re.compile(r"^([A-Za-z_]\w*)")
-_REQUIRED_TEXT = ("failure_msg", "solution")
 
 
 @dataclass(frozen=True)
@@ -181,9 +180,7 @@ def _rule_meta(
         raise PolicyError(f"{path}:{head_line}: METADATA is not followed by a rule head")
     extent = _statement_extent(lines, head_line)
     if f".{code}" not in extent and f'"{code}"' not in extent:
-        raise PolicyError(
-            f"{path}:{head_line}: rule annotated as {code!r} never refers to its own code"
-        )
+        raise PolicyError(f"{path}:{head_line}: rule annotated as {code!r} never refers to its own code")
     return RuleMeta(
         short_name=code,
         title=_text_field(data, "title", where),

@@ -82,7 +82,7 @@ def render_tests(run: TestRun) -> str:
 def _ranges(numbers: list[int]) -> str:
     spans: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [0]:
+    for n in [*numbers[1:], 0]:
         if n != prev + 1:
             spans.append(str(start) if start == prev else f"{start}-{prev}")
             start = n

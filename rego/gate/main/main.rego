@@ -17,7 +17,11 @@ _catalog := data.gate.catalog["gate.main"]
 # knows how to judge.
 _policies := {"container": {"oci-image"}}
 
-_policy := object.get(data.gate.config, "policy", "")
+_config := config if {
+	config := data.gate.config
+} else := {}
+
+_policy := object.get(_config, "policy", "")
 
 outcome := container.outcome if {
 	_policy == "container"
@@ -42,9 +46,41 @@ unsupported contains result if {
 
 _supported if input.subject.kind in _policies[_policy]
 
-_outcome := outcome if _supported
+# Without a profile no rule would be selected, and an empty set of reasons
+# must never read as "all gates passed".
+_configured if {
+	is_string(_config.profile.name)
+	is_string(_config.profile.sha256)
+	count(_config.collections) > 0
+}
 
-else := {
+# METADATA
+# title: No profile loaded
+# description: >-
+#   data.gate.config is missing or names no collection, so no rule is
+#   selected. Nothing is decided without a profile.
+# custom:
+#   short_name: profile_missing
+#   failure_msg: "No profile is loaded (data.gate.config%s)"
+#   solution: >-
+#     Evaluate with gate eval --profile, or load the profile into the OPA
+#     sidecar's data at gate.config (gate bundles carry it).
+#   severity: high
+#   collections: [nim-promotion]
+unconfigured contains result if {
+	not _configured
+	result := lib.result(_catalog.profile_missing, [" has no profile name, sha256 or collections"])
+}
+
+_outcome := {
+	"verdict": "block",
+	"evidence_level": "documentation-only",
+	"results": lib.ordered(_catalog, unconfigured),
+} if {
+	not _configured
+} else := outcome if {
+	_supported
+} else := {
 	"verdict": "block",
 	"evidence_level": "documentation-only",
 	"results": lib.ordered(_catalog, unsupported),
@@ -56,7 +92,7 @@ decision := {
 	"reasons": lib.codes(_outcome.results),
 	"results": _outcome.results,
 	"profile": {
-		"name": data.gate.config.profile.name,
-		"sha256": data.gate.config.profile.sha256,
+		"name": object.get(_config, ["profile", "name"], ""),
+		"sha256": object.get(_config, ["profile", "sha256"], ""),
 	},
 }

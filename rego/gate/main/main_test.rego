@@ -24,3 +24,17 @@ test_decision_has_every_field if {
 	d := data.gate.main.decision with input as container_test.good with data.gate.config as container_test.config
 	object.keys(d) == {"verdict", "evidence_level", "reasons", "results", "profile"}
 }
+
+test_no_profile_blocks if {
+	every cfg in [{}, object.union(container_test.config, {"collections": []}), json.remove(container_test.config, ["profile"])] {
+		d := data.gate.main.decision with input as container_test.good with data.gate.config as cfg
+		d.verdict == "block"
+		d.reasons == ["profile_missing"]
+	}
+}
+
+test_no_config_at_all_blocks if {
+	d := data.gate.main.decision with input as container_test.good
+	d.verdict == "block"
+	d.reasons == ["profile_missing"]
+}
