@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 
 
-class _Duplicate(ValueError):
-    pass
+class _Refused(ValueError):
+    """Valid JSON syntax that gate still refuses."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -26,13 +28,51 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Duplicate(f"duplicate key {key!r}")
+                raise _Refused(f"duplicate key {key!r}")
             seen.add(key)
     return result
 
 
 def _no_constant(name: str) -> Any:
-    raise _Duplicate(f"{name} is not valid JSON")
+    raise _Refused(f"{name} is not valid JSON")
+
+
+# Engines disagree on integers beyond 64 bits (regorus rounds them to floats,
+# OPA keeps them exact), so such numbers are refused, as are floats that
+# overflow to infinity.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_MAX_NUMBER_CHARS = 400
+
+
+def _int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise _Refused(f"number {text[:20]}... is too long")
+    value = int(text)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise _Refused(f"integer {text} does not fit in 64 bits")
+    return value
+
+
+def _float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise _Refused(f"number {text[:20]}... is too long")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text} is out of range")
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_unicode(value: Any, text: str) -> None:
+    """Refuse lone UTF-16 surrogates (``\\ud800``): not encodable as UTF-8."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused("a string holds a lone UTF-16 surrogate escape") from None
 
 
 def _depth(value: Any) -> int:
@@ -50,8 +90,11 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def read_bytes(source: str, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """Read a file, or standard input for ``-``, refusing more than *limit* bytes."""
+def read_bytes(source: str, limit: int | None = None) -> bytes:
+    """Read a file, or standard input for ``-``, refusing more than *limit* bytes
+    (default MAX_INPUT_BYTES)."""
+    if limit is None:
+        limit = MAX_INPUT_BYTES
     try:
         if source == "-":
             data = sys.stdin.buffer.read(limit + 1)
@@ -72,12 +115,19 @@ def parse_json(source: str, data: bytes) -> JsonDocument:
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_int=_int,
+            parse_float=_float,
+        )
+        _check_unicode(value, text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    except _Duplicate as exc:
+    except _Refused as exc:
         raise InputError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None

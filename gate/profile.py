@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,35 @@ class Profile:
         return config
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice (the second would win silently)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key, deep=True) for key, _ in node.value]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", node.value[i][0].start_mark
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _non_finite(value: Any, pointer: str = "") -> str:
+    """The JSON pointer of the first NaN or infinity in *value*, or ""."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return pointer or "/"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found = _non_finite(child, f"{pointer}/{key}")
+        if found:
+            return found
+    return ""
+
+
 def resolve(name_or_path: str) -> Path:
     """A path as given, or the bundled profile of that name."""
     candidate = Path(name_or_path)
@@ -58,12 +88,15 @@ def load_profile(name_or_path: str) -> Profile:
     path = resolve(name_or_path)
     data = read_bytes(str(path), MAX_PROFILE_BYTES)
     try:
-        settings = yaml.safe_load(data)
+        settings = yaml.load(data, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         first = str(exc).replace("\n", " ")
         raise InputError(f"{path}: not valid YAML: {first}") from None
     if not isinstance(settings, dict):
         raise InputError(f"{path}: a profile must be a YAML mapping")
+    odd = _non_finite(settings)
+    if odd:
+        raise InputError(f"{path}: invalid profile: {odd}: not a finite number")
     found = schemas.problems("profile", settings)
     if found:
         raise InputError(f"{path}: invalid profile: {'; '.join(found)}")

@@ -58,8 +58,9 @@ class TestRun:
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed or errored (and at least one test ran)."""
-        return bool(self.results) and self.count("FAIL") == 0 and self.count("ERROR") == 0
+        """True when at least one test ran and nothing failed or errored."""
+        ran = len(self.results) - self.count("SKIP")
+        return ran > 0 and self.count("FAIL") == 0 and self.count("ERROR") == 0
 
 
 def run_tests(

@@ -21,7 +21,7 @@ REQUIRED_EXAMPLES = {
 
 
 def test_every_contract_row_has_an_example() -> None:
-    assert REQUIRED_EXAMPLES <= set(container_examples())
+    assert set(container_examples()) >= REQUIRED_EXAMPLES
 
 
 @pytest.mark.parametrize("name", container_examples())

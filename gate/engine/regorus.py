@@ -15,7 +15,7 @@ _LOCATION = re.compile(r"--> (\S+?:\d+:\d+)")
 
 def _one_line(exc: BaseException) -> str:
     """regorus errors span many lines; keep ``file:line:col: message``."""
-    text = str(exc)
+    text = str(exc).split("Stack backtrace:", 1)[0]
     location = _LOCATION.search(text)
     message = next(
         (line[len("error: ") :] for line in text.splitlines() if line.startswith("error: ")),
@@ -30,8 +30,10 @@ class RegorusEngine(Engine):
     name = "regorus"
 
     def __init__(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
-        # Without this every error message carries a 40-frame Rust backtrace.
-        os.environ.setdefault("RUST_BACKTRACE", "0")
+        # Otherwise error messages carry a 40-frame Rust backtrace. Set before
+        # the first error: the Rust side reads the variables once and caches them.
+        os.environ["RUST_BACKTRACE"] = "0"
+        os.environ["RUST_LIB_BACKTRACE"] = "0"
         try:
             import regorus
         except ImportError as exc:  # pragma: no cover - a packaging fault

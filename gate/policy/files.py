@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.errors import PolicyError
+from gate.errors import PolicyError, UsageError
 from gate.policy.metadata import RuleMeta, extract_metadata
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -90,10 +90,10 @@ def _find(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     if not root.is_dir():
-        raise PolicyError(f"{root}: no such policy file or directory")
+        raise UsageError(f"{root}: no such policy file or directory")
     found = sorted(p for p in root.rglob("*.rego") if p.is_file())
     if not found:
-        raise PolicyError(f"{root}: no .rego files found")
+        raise UsageError(f"{root}: no .rego files found")
     if len(found) > MAX_FILES:
         raise PolicyError(f"{root}: {len(found)} .rego files, more than the limit of {MAX_FILES}")
     return found

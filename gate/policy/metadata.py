@@ -161,7 +161,7 @@ def _rule_meta(
     order: int,
 ) -> RuleMeta:
     code = custom.get("short_name")
-    if not isinstance(code, str) or not _CODE.match(code):
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise PolicyError(f"{where}: custom.short_name must be snake_case, got {code!r}")
     severity = custom.get("severity")
     if severity not in SEVERITIES:
@@ -179,7 +179,7 @@ def _rule_meta(
     if rule_match is None:
         raise PolicyError(f"{path}:{head_line}: METADATA is not followed by a rule head")
     extent = _statement_extent(lines, head_line)
-    if f".{code}" not in extent and f'"{code}"' not in extent:
+    if not re.search(rf'\.{code}\b|"{code}"', extent):
         raise PolicyError(f"{path}:{head_line}: rule annotated as {code!r} never refers to its own code")
     return RuleMeta(
         short_name=code,
