@@ -75,19 +75,16 @@ def _check_unicode(value: Any, text: str) -> None:
         raise _Refused("a string holds a lone UTF-16 surrogate escape") from None
 
 
-def _depth(value: Any) -> int:
-    deepest = 0
+def _too_deep(value: Any) -> bool:
+    """True when containers nest deeper than MAX_DEPTH (scalars are not visited)."""
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
         if depth > MAX_DEPTH:
-            return depth
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return deepest
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
 
 
 def read_bytes(source: str, limit: int | None = None) -> bytes:
@@ -131,7 +128,7 @@ def parse_json(source: str, data: bytes) -> JsonDocument:
         raise InputError(f"{source}: not valid JSON: {exc}") from None
     except RecursionError:
         raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
-    if _depth(value) > MAX_DEPTH:
+    if isinstance(value, (dict, list)) and _too_deep(value):
         raise InputError(f"{source}: nested deeper than {MAX_DEPTH} levels")
     return JsonDocument(value, text)
 

@@ -213,17 +213,20 @@ _cert_not_after := lib.timestamp_ns(_signature.cert_not_after)
 # A transparency-log entry anchors the signature when its integrated time
 # (recorded only for an entry whose inclusion verified, online or from the
 # bundle's signed timestamp) falls inside the certificate's validity window.
+_integrated_ns := lib.timestamp_ns(_signature.tlog.integrated_time)
+
+_cert_not_before_ns := lib.timestamp_ns(_signature.cert_not_before)
+
 tlog_anchored if {
-	integrated := lib.timestamp_ns(_signature.tlog.integrated_time)
-	integrated <= _cert_not_after
-	not _integrated_before_not_before(integrated)
+	_integrated_ns <= _cert_not_after
+	not _integrated_before_not_before
 }
 
-_integrated_before_not_before(integrated) if integrated < lib.timestamp_ns(_signature.cert_not_before)
+_integrated_before_not_before if _integrated_ns < _cert_not_before_ns
 
-_integrated_before_not_before(_) if {
+_integrated_before_not_before if {
 	_signature.cert_not_before
-	not lib.timestamp_ns(_signature.cert_not_before)
+	not _cert_not_before_ns
 }
 
 _cert_valid_now if _cert_not_after >= lib.timestamp_ns(input.gate.now)
@@ -358,11 +361,22 @@ _all_ids(report) := {m.id | some m in report.matches}
 
 # cve_delta summarises the candidate against current production. A CVE is
 # new when its id does not appear in the production report at all.
+_baseline_ids := _all_ids(_baseline_scan)
+
+_candidate_ids := _all_ids(_candidate_scan)
+
+_candidate_severe := [[m.id, s] |
+	some m in _candidate_scan.matches
+	not m.id in _baseline_ids
+	s := lib.normalized(m.severity)
+	s in {"critical", "high"}
+]
+
 cve_delta := {
 	"vs_digest": _baseline_scan.digest,
-	"new_critical": count(_severe_ids(_candidate_scan, "critical") - _all_ids(_baseline_scan)),
-	"new_high": count(_severe_ids(_candidate_scan, "high") - _all_ids(_baseline_scan)),
-	"fixed_critical": count(_severe_ids(_baseline_scan, "critical") - _all_ids(_candidate_scan)),
+	"new_critical": count({id | some [id, "critical"] in _candidate_severe}),
+	"new_high": count({id | some [id, "high"] in _candidate_severe}),
+	"fixed_critical": count(_severe_ids(_baseline_scan, "critical") - _candidate_ids),
 } if {
 	_candidate_usable
 	_baseline_usable
