@@ -29,7 +29,7 @@ demo: $(STAMP)
 	  echo "(exit code $$?)"; echo; \
 	done
 
-test: pytest regotest
+test: regotest pytest
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q

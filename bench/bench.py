@@ -58,11 +58,6 @@ TARGET_EVAL_RATE_SMALL = 1_000.0  # decisions/s, regorus, evaluation alone, one 
 TARGET_E2E_P50_MS = {SMALL: 2.0, LARGE: 150.0}
 TARGET_HELP_S = 0.3
 
-DIGEST = "sha256:" + "1" * 64
-PROD_DIGEST = "sha256:" + "2" * 64
-CARD_DIGEST = "sha256:" + "4" * 64
-IDENTITY = "https://github.com/nvidia/nim-builder/.github/workflows/release.yml@refs/tags/v1.5.0"
-ISSUER = "https://token.actions.githubusercontent.com"
 
 # Packages found in a CUDA + Python serving image, with installed and fixed versions.
 PACKAGES = (
@@ -156,45 +151,27 @@ def _split(pool: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[
     return candidate, baseline
 
 
+BASE_EXAMPLE = ROOT / "fixtures" / "container" / "clean-runtime-promote.input.json"
+
+
 def build_document(records: list[dict[str, str]]) -> dict[str, Any]:
-    """A runtime input on which every gate passes (``good`` in container_test.rego),
-    with *records* spread over the candidate and baseline CVE reports."""
+    """The bundled promoting example, with *records* as its candidate and
+    baseline CVE reports."""
     candidate, baseline = _split(records)
     scanner = {"name": "grype", "version": "0.79.3", "db_built": "2026-11-22T04:11:37Z"}
-    return {
-        "gate": {
-            "version": "1",
-            "mode": "runtime",
-            "now": "2026-11-22T12:00:00Z",
-            "nonce": "0123456789abcdef",
-        },
-        "subject": {"kind": "oci-image", "ref": "nvcr.io/nim/meta/llama-3.3-70b:1.5.0"},
-        "operator": {
-            "image_ref_pin": DIGEST,
-            "current_prod_digest": PROD_DIGEST,
-            "expected_signer_identity": IDENTITY,
-            "expected_oidc_issuer": ISSUER,
-        },
-        "evidence": {
-            "registry": {"resolved_digest": DIGEST},
-            "signature": {
-                "verified": True,
-                "digest": DIGEST,
-                "identity": IDENTITY,
-                "issuer": ISSUER,
-                "cert_not_before": "2026-11-22T09:50:00Z",
-                "cert_not_after": "2026-11-22T10:00:00Z",
-                "tlog": {"reachable": True, "log_index": 123456, "integrated_time": "2026-11-22T09:55:00Z"},
-            },
-            "sbom": {"verified": True, "format": "spdx", "subject_digest": DIGEST, "sha256": CARD_DIGEST},
-            "model_card": {"source": "oci-referrer", "digest": CARD_DIGEST},
-            "vulnerabilities": {
-                "candidate": {"digest": DIGEST, "scanner": scanner, "matches": candidate},
-                "baseline": {"digest": PROD_DIGEST, "scanner": scanner, "matches": baseline},
-            },
-            "attestation": {"age_hours": 2},
-        },
+    document: dict[str, Any] = json.loads(BASE_EXAMPLE.read_text(encoding="utf-8"))
+    vulnerabilities = document["evidence"]["vulnerabilities"]
+    vulnerabilities["candidate"] = {
+        "digest": document["evidence"]["registry"]["resolved_digest"],
+        "scanner": scanner,
+        "matches": candidate,
     }
+    vulnerabilities["baseline"] = {
+        "digest": document["operator"]["current_prod_digest"],
+        "scanner": scanner,
+        "matches": baseline,
+    }
+    return document
 
 
 def serialize(document: dict[str, Any]) -> bytes:
