@@ -149,7 +149,7 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
+def _cmd_evaluate(args: argparse.Namespace) -> int:
     from gate.decide import Decider
     from gate.document import load_input
     from gate.profile import load_profile
@@ -188,7 +188,7 @@ def _renderer(name: str) -> Any:
     return importlib.import_module(f"gate.report.{name}")
 
 
-_COMMANDS = {"eval": _cmd_eval, "rules": _cmd_rules, "test": _cmd_test}
+_COMMANDS = {"eval": _cmd_evaluate, "rules": _cmd_rules, "test": _cmd_test}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
