@@ -88,7 +88,11 @@ def load_profile(name_or_path: str) -> Profile:
     path = resolve(name_or_path)
     data = read_bytes(str(path), MAX_PROFILE_BYTES)
     try:
-        settings = yaml.load(data, Loader=_StrictLoader)
+        loader = _StrictLoader(data)  # a SafeLoader: plain data only, no Python objects
+        try:
+            settings = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         first = str(exc).replace("\n", " ")
         raise InputError(f"{path}: not valid YAML: {first}") from None
