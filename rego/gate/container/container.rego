@@ -130,6 +130,7 @@ deny contains result if {
 _same_digest(a, b) if {
 	lib.sha256_digest(a)
 	a == b
+	not _evidence.registry.error
 }
 
 _shown(value) := value if {
@@ -138,9 +139,12 @@ _shown(value) := value if {
 } else := "(nothing)"
 
 # A signature counts when it verified and is over the resolved digest.
+# A collector that recorded an error never yields passing evidence, whatever
+# else the section says.
 signature_verified if {
 	_signature.verified == true
 	_signature.digest == candidate_digest
+	not _signature.error
 }
 
 # METADATA
@@ -272,9 +276,14 @@ deny contains result if {
 #   severity: medium
 #   collections: [nim-promotion]
 deny contains result if {
-	object.get(_signature, ["tlog", "reachable"], false) != true
+	not _tlog_consulted
 	detail := object.get(_signature, ["tlog", "error"], "no transparency-log evidence was recorded")
 	result := lib.result(_catalog.rekor_unreachable, [_shown(detail)])
+}
+
+_tlog_consulted if {
+	_signature.tlog.reachable == true
+	not _signature.tlog.error
 }
 
 _sbom := object.get(_evidence, "sbom", {})
@@ -283,6 +292,7 @@ sbom_verified if {
 	_sbom.verified == true
 	lib.normalized(_sbom.format) in {"spdx", "cyclonedx"}
 	_sbom.subject_digest == candidate_digest
+	not _sbom.error
 }
 
 # METADATA
@@ -309,6 +319,7 @@ _model_card := object.get(_evidence, "model_card", {})
 model_card_pinned if {
 	_model_card.source == "oci-referrer"
 	lib.sha256_digest(_model_card.digest)
+	not _model_card.error
 }
 
 # METADATA

@@ -537,3 +537,17 @@ test_excluding_inputs_incomplete_lets_gates_run if {
 	cfg := object.union(config, {"exclude": ["inputs_incomplete"]})
 	decide_with(without(["operator/current_prod_digest"]), cfg).reasons == ["cve_regression"]
 }
+
+# --- a recorded collector error never passes ---
+
+test_section_errors_fail_closed if {
+	every case in [
+		[{"registry": {"error": "registry answered 500"}}, "digest_drift"],
+		[{"signature": {"error": "verification timed out"}}, "unsigned"],
+		[{"signature": {"tlog": {"error": "inclusion proof did not verify"}}}, "rekor_unreachable"],
+		[{"sbom": {"error": "attestation payload truncated"}}, "missing_sbom"],
+		[{"model_card": {"error": "referrers listing failed"}}, "missing_model_card"],
+	] {
+		reasons_of(with_patch({"evidence": case[0]})) == [case[1]]
+	}
+}
