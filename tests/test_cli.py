@@ -86,7 +86,7 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
     run = run_cli(capsys)
 
     assert run.code == EXIT_USAGE
-    assert "usage: gate" in run.out
+    assert "Usage: gate" in run.out
 
 
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +94,7 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
     assert run.code == EXIT_USAGE
     assert run.out == ""
-    assert "invalid choice" in run.err
+    assert "is not one of" in run.err
 
 
 # --- eval: verdicts and exit codes ---
@@ -273,5 +273,33 @@ def test_python_m_gate_help() -> None:
     run = run_process(sys.executable, "-m", "gate", "--help")
 
     assert run.code == 0
-    assert run.out.startswith("usage: gate")
+    assert run.out.startswith("Usage: gate")
     assert run.err == ""
+
+
+def test_completion_script_for_bash_names_the_completion_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "completion", "bash")
+
+    assert run.code == 0
+    assert "_GATE_COMPLETE" in run.out
+    assert "complete " in run.out
+
+
+def test_shell_completion_offers_commands() -> None:
+    run = run_process(
+        str(BIN / "gate"), env={"_GATE_COMPLETE": "bash_complete", "COMP_WORDS": "gate ev", "COMP_CWORD": "1"}
+    )
+
+    assert run.code == 0
+    assert "eval" in run.out
+
+
+def test_help_does_not_import_engines_or_schemas() -> None:
+    heavy = "{'regorus', 'opa_bindings', 'jsonschema', 'yaml', 'jsonschema_rs'}"
+    code = (
+        "import sys; from gate.cli import main; main(['--help']); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
+    )
+    run = run_process(sys.executable, "-c", code)
+
+    assert run.out.strip().splitlines()[-1] == "[]"
