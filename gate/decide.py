@@ -19,13 +19,21 @@ DECISION_REF = "data.gate.main.decision"
 class Decider:
     """Policies compiled once, then any number of decisions."""
 
-    def __init__(self, profile: Profile, engine: str, policy_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        engine: str,
+        policy_root: Path | None = None,
+        *,
+        backend: Engine | None = None,
+    ) -> None:
+        """Compile the policies on *engine*, or use *backend* (e.g. an OPA sidecar)."""
         self.profile = profile
         self.policies: PolicySet = load_policies(policy_root or rego_dir())
         check_against_policies(profile, self.policies)
         modules = [(f.path, f.text) for f in self.policies.modules(include_tests=False)]
         data = {"gate": {"catalog": self.policies.catalog_data(), "config": profile.config()}}
-        self.engine: Engine = create_engine(engine, modules, data)
+        self.engine: Engine = backend if backend is not None else create_engine(engine, modules, data)
 
     def decide(self, document: JsonDocument, *, check: bool = True) -> dict[str, Any]:
         """Evaluate the decision for one validated input document.
@@ -40,4 +48,13 @@ class Decider:
                 raise EngineError(f"{DECISION_REF} does not match the decision schema: {found[0]}")
         if not isinstance(decision, dict):  # pragma: no cover - guarded by the schema
             raise EngineError(f"{DECISION_REF} is not an object")
+        if check and decision["profile"]["sha256"] != self.profile.sha256:
+            # A sidecar decides under the profile it was loaded with: never
+            # report its verdict as if it came from the profile asked for.
+            found = decision["profile"]
+            raise EngineError(
+                f"{DECISION_REF} was decided under profile {found['name'] or '(none)'!r} "
+                f"(sha256 {found['sha256'][:12] or '-'}), not {self.profile.name!r} "
+                f"(sha256 {self.profile.sha256[:12]})"
+            )
         return decision

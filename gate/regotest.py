@@ -64,16 +64,24 @@ class TestRun:
 
 
 def run_tests(
-    root: Path, *, engine: str, coverage: bool = False, policies: PolicySet | None = None
+    root: Path,
+    *,
+    engine: str,
+    coverage: bool = False,
+    policies: PolicySet | None = None,
+    data: dict[str, Any] | None = None,
 ) -> TestRun:
     """Compile every module under *root* and evaluate each test rule.
 
     A test passes when its rule evaluates to true; false or undefined is a
     FAIL, an evaluation error an ERROR (the run continues either way).
+    *data* replaces the default base data (the catalogue alone), e.g. with
+    an OPA bundle's data.json.
     """
     policy_set = policies if policies is not None else load_policies(root)
     modules = [(f.path, f.text) for f in policy_set.modules(include_tests=True)]
-    compiled = create_engine(engine, modules, {"gate": {"catalog": policy_set.catalog_data()}})
+    base = data if data is not None else {"gate": {"catalog": policy_set.catalog_data()}}
+    compiled = create_engine(engine, modules, base)
     if coverage:
         compiled.enable_coverage()
     results = []

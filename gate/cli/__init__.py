@@ -22,6 +22,7 @@ from gate.errors import EXIT_INTERNAL, EXIT_USAGE, GateError
 
 # name -> "module:attribute"; the module is imported on first use.
 _COMMANDS: dict[str, str] = {
+    "bundle": "gate.cli.bundle:bundle",
     "completion": "gate.cli.completion:completion",
     "eval": "gate.cli.eval:eval_command",
     "rules": "gate.cli.rules:rules",

@@ -47,7 +47,15 @@ naming its JSON pointer, and nothing is evaluated.
 @policy_dir_option
 @output_option()
 @engine_option
-def eval_command(input_path: str, profile: str, policy_dir: Path | None, output: str, engine: str) -> int:
+@click.option(
+    "--opa-url",
+    metavar="URL",
+    help="ask a running OPA or gate serve (http://HOST:PORT) instead of an embedded engine; "
+    "bearer token from $GATE_OPA_TOKEN",
+)
+def eval_command(
+    input_path: str, profile: str, policy_dir: Path | None, output: str, engine: str, opa_url: str | None
+) -> int:
     """Evaluate an input document under a profile and print the decision."""
     from gate.decide import Decider
     from gate.document import load_input
@@ -55,6 +63,11 @@ def eval_command(input_path: str, profile: str, policy_dir: Path | None, output:
 
     loaded = load_profile(profile)
     document = load_input(input_path)
-    decision = Decider(loaded, engine, policy_dir).decide(document)
+    backend = None
+    if opa_url:
+        from gate.engine.sidecar import SidecarEngine
+
+        backend = SidecarEngine(opa_url)
+    decision = Decider(loaded, engine, policy_dir, backend=backend).decide(document)
     write(renderer(output).render_decision(decision))
     return verdict_exit(decision["verdict"])

@@ -19,11 +19,17 @@ def test(path: Path | None, coverage: bool, output: str, engine: str) -> int:
     """Run every test_* rule under PATH (default: the bundled policies).
 
     PASS when it evaluates to true, FAIL when false or undefined, ERROR when
-    evaluation fails. todo_test_* rules are SKIPped.
+    evaluation fails. todo_test_* rules are SKIPped. PATH may be an OPA
+    bundle (.tar.gz): its tests then run against its own data.json.
     """
     from gate.regotest import run_tests
     from gate.resources import rego_dir
 
-    run = run_tests(path or rego_dir(), engine=engine, coverage=coverage)
+    if path is not None and path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+        from gate.bundle.verify import run_bundle_tests
+
+        run = run_bundle_tests(path, engine=engine, coverage=coverage)
+    else:
+        run = run_tests(path or rego_dir(), engine=engine, coverage=coverage)
     write(renderer(output).render_tests(run))
     return EXIT_PROMOTE if run.ok else EXIT_BLOCK
