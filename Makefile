@@ -28,6 +28,14 @@ demo: $(STAMP)
 	  $(BIN)/gate eval --input fixtures/container/$$example.input.json --profile nim-promotion; \
 	  echo "(exit code $$?)"; echo; \
 	done
+	@demo=$$(mktemp -d) && trap 'rm -rf "$$demo"' EXIT && \
+	echo "== gate keygen --out $$demo/demo" && $(BIN)/gate keygen --out $$demo/demo && echo && \
+	echo "== gate eval ... --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key" && \
+	$(BIN)/gate eval --input fixtures/container/clean-runtime-promote.input.json --profile nim-promotion \
+	  --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key > /dev/null && \
+	echo "== gate attest verify $$demo/decision.intoto.jsonl --key $$demo/demo.pub --max-age 1h" && \
+	$(BIN)/gate attest verify $$demo/decision.intoto.jsonl --key $$demo/demo.pub --max-age 1h \
+	  --digest sha256:7f3b9a4c2e1d0f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a
 
 test: regotest pytest
 

@@ -22,9 +22,11 @@ from gate.errors import EXIT_INTERNAL, EXIT_USAGE, GateError
 
 # name -> "module:attribute"; the module is imported on first use.
 _COMMANDS: dict[str, str] = {
+    "attest": "gate.cli.attest:attest",
     "bundle": "gate.cli.bundle:bundle",
     "completion": "gate.cli.completion:completion",
     "eval": "gate.cli.eval:eval_command",
+    "keygen": "gate.cli.keygen:keygen",
     "rules": "gate.cli.rules:rules",
     "test": "gate.cli.test:test",
 }

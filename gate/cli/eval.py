@@ -16,6 +16,7 @@ from gate.cli.common import (
     verdict_exit,
     write,
 )
+from gate.cli.record import record_decision, record_options
 
 EVAL_EPILOG = (
     """\b
@@ -53,6 +54,7 @@ naming its JSON pointer, and nothing is evaluated.
     help="ask a running OPA or gate serve (http://HOST:PORT) instead of an embedded engine; "
     "bearer token from $GATE_OPA_TOKEN",
 )
+@record_options
 def eval_command(
     input_path: str, profile: str, policy_dir: Path | None, output: str, engine: str, opa_url: str | None
 ) -> int:
@@ -68,6 +70,8 @@ def eval_command(
         from gate.engine.sidecar import SidecarEngine
 
         backend = SidecarEngine(opa_url)
-    decision = Decider(loaded, engine, policy_dir, backend=backend).decide(document)
+    decider = Decider(loaded, engine, policy_dir, backend=backend)
+    decision = decider.decide(document)
     write(renderer(output).render_decision(decision))
+    record_decision(decider, document, decision)
     return verdict_exit(decision["verdict"])
