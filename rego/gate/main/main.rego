@@ -8,6 +8,7 @@ package gate.main
 
 import rego.v1
 
+import data.gate.artifact
 import data.gate.container
 import data.gate.lib
 
@@ -15,7 +16,7 @@ _catalog := data.gate.catalog["gate.main"]
 
 # The profile names the policy; each policy covers the subject kinds it
 # knows how to judge.
-_policies := {"container": {"oci-image"}}
+_policies := {"container": {"oci-image"}, "artifact": {"model-file", "model-dir"}}
 
 _config := config if {
 	config := data.gate.config
@@ -26,6 +27,11 @@ _policy := object.get(_config, "policy", "")
 outcome := container.outcome if {
 	_policy == "container"
 	input.subject.kind in _policies.container
+}
+
+outcome := artifact.outcome if {
+	_policy == "artifact"
+	input.subject.kind in _policies.artifact
 }
 
 # METADATA
@@ -86,7 +92,15 @@ _outcome := {
 	"results": lib.ordered(_catalog, unsupported),
 }
 
-decision := {
+# Policies with stages (artifact) add a per-stage summary and the warnings
+# that did not block; other decisions keep exactly the five fields.
+_staged := {"stages": _outcome.stages, "warnings": _outcome.warnings} if {
+	_outcome.stages
+} else := {}
+
+decision := {key: value | some key, value in object.union(_decision, _staged)}
+
+_decision := {
 	"verdict": _outcome.verdict,
 	"evidence_level": _outcome.evidence_level,
 	"reasons": lib.codes(_outcome.results),

@@ -45,3 +45,12 @@ test_no_config_at_all_blocks := true if {
 } else := true if {
 	data.gate.config.profile.name
 }
+
+test_artifact_policy_judges_model_subjects_only if {
+	d := data.gate.main.decision with input as container_test.good with data.gate.config as data.gate.artifact_test._standalone
+	d.reasons == ["unsupported_subject"]
+	not d.stages
+	a := data.gate.main.decision with input as data.gate.artifact_test.good with data.gate.config as data.gate.artifact_test._standalone
+	a.verdict == "promote"
+	count(a.stages) == 7
+}
