@@ -1,0 +1,403 @@
+"""The recursive dispatcher: detect, parse, then scan every nested blob.
+
+``scan_blob`` decides a blob's format by content (:mod:`gate.formats.detect`),
+hands it to that format's parser, and scans each child the parser returns —
+archive members whatever their names, bytes appended after a format's end, a
+pickle inside a NumPy array — down to ``Limits.max_depth``. Member paths are
+joined with ``!`` (``model.zip!archive/data.pkl``).
+
+Nothing fails open here: a parser that is not installed, or one that raises,
+becomes an ``invalid_header`` finding (``<format>.parser_unavailable`` /
+``<format>.parser_error``) rather than a silent pass, and no exception leaves
+:func:`scan_blob`.
+
+Polyglots: bytes a parser does not account for come back as children and are
+scanned. Formats that leave no such account (``unknown``, ``text``, ``json``,
+executables) are additionally searched for embedded pickle / zip / 7z / ELF
+signatures with ``bytes.find`` over bounded windows; a pickle signature only
+counts when a trial walk of its opcodes imports a well-formed name and calls
+something, so random tensor bytes (which contain ``\\x80\\x04`` by chance) do
+not raise alarms. Tensor data that a parser fully accounts for (safetensors,
+GGUF, PyTorch storages) is never searched: no loader interprets it as code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate.formats import detect as detectmod
+from gate.formats.interface import DEFAULT_LIMITS, Blob, Child, Finding, Limits, Report, SliceBlob
+
+SEARCH_WINDOW = 4 * 1024 * 1024
+SEARCH_HEAD = 48 * 1024 * 1024
+SEARCH_TAIL = 16 * 1024 * 1024
+SEARCH_BUDGET = 1024 * 1024 * 1024
+"""Most bytes searched for embedded signatures in one scan, all blobs together."""
+MAX_EMBEDDED = 16
+"""Most embedded payloads reported per blob (the rest are counted)."""
+
+SEARCHED_FORMATS = frozenset({"unknown", "text", "json", *detectmod.EXECUTABLE_FORMATS})
+PICKLE_SIGNATURES = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+SEVENZIP_START_HEADER = 32
+
+
+@dataclass
+class ScanResult:
+    """Everything one scan found, the top-level blob and all nested blobs together."""
+
+    format: str
+    """Top-level format decided by content."""
+    header: dict[str, Any] = field(default_factory=dict)
+    """The top-level parser's header."""
+    findings: list[Finding] = field(default_factory=list)
+    """Every finding, recursively; ``member`` is the full ``!``-joined path."""
+    members: list[dict[str, Any]] = field(default_factory=list)
+    """Every blob scanned: ``{"path", "format", "size", "depth"}``, the top level first."""
+    formats: set[str] = field(default_factory=set)
+    """Every format seen anywhere in the tree."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON-able data."""
+        return {
+            "format": self.format,
+            "header": self.header,
+            "findings": [f.to_json() for f in self.findings],
+            "members": self.members,
+            "formats": sorted(self.formats),
+        }
+
+
+@dataclass
+class _State:
+    limits: Limits
+    result: ScanResult
+    visited: int = 0
+    expanded: int = 0
+    searched: int = 0
+    stopped: bool = False
+
+
+def scan_blob(blob: Blob, *, name: str, limits: Limits = DEFAULT_LIMITS, hint: str = "") -> ScanResult:
+    """Scan *blob* and everything nested in it; never raises."""
+    result = ScanResult(format="unknown")
+    state = _State(limits, result)
+    try:
+        _visit(blob, name, 0, hint, state)
+    except Exception as exc:  # a bug in the dispatcher itself: still fail closed
+        result.findings.append(
+            Finding(
+                "invalid_header",
+                "scan.internal_error",
+                "high",
+                f"The scan stopped on an internal error ({type(exc).__name__}: {exc}); the blob is not "
+                "known to be safe.",
+                name,
+            )
+        )
+    if result.members:
+        result.format = result.members[0]["format"]
+    return result
+
+
+def _visit(blob: Blob, path: str, depth: int, hint: str, state: _State) -> None:
+    result = state.result
+    fmt = _detect(blob, hint, path, result)
+    report = _dispatch(fmt, blob, path, hint, state)
+    fmt = report.format or fmt
+    result.formats.add(fmt)
+    result.members.append({"path": path, "format": fmt, "size": blob.size, "depth": depth})
+    if depth == 0:
+        result.format = fmt
+        result.header = report.header
+    for finding in report.findings:
+        result.findings.append(dataclasses.replace(finding, member=_join(path, finding.member)))
+    if fmt in SEARCHED_FORMATS:
+        _search_embedded(blob, path, report, state)
+    hints = _child_hints(fmt, report.children)
+    for index, child in enumerate(report.children):
+        child_path = _join(path, child.name)
+        try:
+            _visit_child(child, child_path, depth + 1, hints[index] or child.hint, state)
+        finally:
+            release = getattr(child.blob, "release", None)
+            if callable(release):
+                release()
+        report.children[index] = Child(child.name, _EMPTY, child.hint)
+
+
+def _visit_child(child: Child, path: str, depth: int, hint: str, state: _State) -> None:
+    limits = state.limits
+    result = state.result
+    if state.stopped:
+        return
+    if depth > limits.max_depth:
+        result.findings.append(
+            Finding(
+                "archive_unsafe",
+                "nesting_too_deep",
+                "high",
+                f"Nesting goes deeper than {limits.max_depth} levels; this blob is not scanned.",
+                path,
+            )
+        )
+        return
+    state.visited += 1
+    if state.visited > limits.max_entries:
+        state.stopped = True
+        result.findings.append(
+            Finding(
+                "archive_unsafe",
+                "scan.too_many_members",
+                "high",
+                f"More than {limits.max_entries} nested blobs; the rest are not scanned.",
+                path,
+            )
+        )
+        return
+    if not isinstance(child.blob, SliceBlob):
+        try:
+            size = child.blob.size
+        except Exception:
+            size = 0
+        if state.expanded + size > limits.max_expanded_bytes:
+            result.findings.append(
+                Finding(
+                    "archive_unsafe",
+                    "scan.expanded_too_large",
+                    "high",
+                    f"Nested archives expand beyond {limits.max_expanded_bytes} bytes in total; "
+                    "this blob is not scanned.",
+                    path,
+                )
+            )
+            return
+        state.expanded += size
+    _visit(child.blob, path, depth, hint, state)
+
+
+def _join(path: str, member: str) -> str:
+    return f"{path}!{member}" if member else path
+
+
+def _detect(blob: Blob, hint: str, path: str, result: ScanResult) -> str:
+    try:
+        return detectmod.detect(blob, hint)
+    except Exception as exc:
+        result.findings.append(
+            Finding(
+                "invalid_header",
+                "detect.error",
+                "high",
+                f"Format detection failed ({type(exc).__name__}: {exc}).",
+                path,
+            )
+        )
+        return "unknown"
+
+
+def _child_hints(fmt: str, children: list[Child]) -> list[str]:
+    hints = [""] * len(children)
+    if fmt == "pytorch-zip":
+        for i, child in enumerate(children):
+            if detectmod.is_torch_storage(child.name):
+                hints[i] = "tensor-data"
+    elif fmt == "keras":
+        for i, child in enumerate(children):
+            if child.name == "config.json":
+                hints[i] = "keras-config"
+    return hints
+
+
+# --- parsers -----------------------------------------------------------------------------------
+
+
+def _call(module: str, attr: str, *args: Any) -> Report:
+    func: Callable[..., Any] = getattr(importlib.import_module(f"gate.formats.{module}"), attr)
+    report = func(*args)
+    if isinstance(report, tuple):  # (Report, index) style helpers
+        report = report[0]
+    if not isinstance(report, Report):
+        raise TypeError(f"gate.formats.{module}.{attr} returned {type(report).__name__}, not a Report")
+    return report
+
+
+def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Report:
+    if fmt == "safetensors":
+        return _call("safetensors", "parse", blob, limits)
+    if fmt == "gguf":
+        return _call("gguf", "parse", blob, limits)
+    if fmt == "npy":
+        return _call("numpy", "parse", blob, limits)
+    if fmt == "onnx":
+        return _call("onnx", "parse", blob, limits)
+    if fmt == "hdf5":
+        return _call("keras", "parse_hdf5", blob)
+    if fmt == "pickle":
+        return _call("pickle", "parse", blob, limits)
+    if fmt == "pytorch-legacy":
+        return _call("torch", "analyse_legacy", blob, limits)
+    if fmt in ("zip", "pytorch-zip", "npz", "keras"):
+        report = _call("zip", "parse", blob, limits)
+        report.format = fmt
+        return report
+    if fmt == "tar":
+        return _call("tar", "parse", blob, limits)
+    if fmt == "7z":
+        return _call("sevenzip", "parse", blob, limits)
+    if fmt in detectmod.COMPRESSED_FORMATS:
+        return _call("compressed", "parse", blob, limits)
+    if fmt == "json" and hint == "keras-config":
+        if blob.size > limits.max_header_bytes:
+            report = Report("json")
+            report.add(
+                "invalid_header",
+                "keras.config_too_large",
+                "high",
+                f"The Keras config is {blob.size} bytes, above the {limits.max_header_bytes}-byte limit.",
+            )
+            return report
+        return _call("keras", "parse_config", blob.read_at(0, blob.size), path.rsplit("!", 1)[-1])
+    return Report(fmt)
+
+
+def _dispatch(fmt: str, blob: Blob, path: str, hint: str, state: _State) -> Report:
+    limits = state.limits
+    if fmt in detectmod.ARCHIVE_FORMATS or fmt in detectmod.COMPRESSED_FORMATS:
+        remaining = max(0, limits.max_expanded_bytes - state.expanded)
+        limits = dataclasses.replace(limits, max_expanded_bytes=remaining)
+    try:
+        return _parser(fmt, blob, limits, hint, path)
+    except ImportError as exc:
+        report = Report(fmt)
+        report.add(
+            "invalid_header",
+            f"{fmt}.parser_unavailable",
+            "high",
+            f"No {fmt} parser is available ({exc}); the blob cannot be shown to be safe.",
+        )
+        return report
+    except Exception as exc:
+        report = Report(fmt)
+        report.add(
+            "invalid_header",
+            f"{fmt}.parser_error",
+            "high",
+            f"The {fmt} parser failed ({type(exc).__name__}: {exc}); the blob cannot be shown to be safe.",
+        )
+        return report
+
+
+# --- embedded payloads ---------------------------------------------------------------------------
+
+
+class _Empty:
+    size = 0
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return b""
+
+
+_EMPTY = _Empty()
+
+
+def _windows(size: int) -> list[tuple[int, int]]:
+    """(start, stop) ranges to search: the whole blob when small, else its head and tail."""
+    if size <= SEARCH_HEAD + SEARCH_TAIL:
+        return [(0, size)]
+    return [(0, SEARCH_HEAD), (size - SEARCH_TAIL, size)]
+
+
+def _search_embedded(blob: Blob, path: str, report: Report, state: _State) -> None:
+    found: list[tuple[int, str, Blob]] = []
+    seen: set[int] = set()
+    overlap = 64
+    for start, stop in _windows(blob.size):
+        pos = start
+        while pos < stop:
+            if state.searched >= SEARCH_BUDGET:
+                _record(state, path, "polyglot.search_budget", "the scan's search budget is spent")
+                return
+            length = min(SEARCH_WINDOW, stop - pos)
+            data = blob.read_at(pos, length + overlap)
+            state.searched += length
+            for hit, kind, child in _candidates(blob, data, pos, length):
+                if hit not in seen and hit > 0:
+                    seen.add(hit)
+                    found.append((hit, kind, child))
+            pos += length
+    if blob.size > SEARCH_HEAD + SEARCH_TAIL:
+        state.result.members[-1]["searched_bytes"] = SEARCH_HEAD + SEARCH_TAIL
+    for hit, kind, child in sorted(found, key=lambda t: t[0])[:MAX_EMBEDDED]:
+        finding = Finding(
+            "polyglot_payload",
+            f"embedded.{kind}",
+            "high",
+            f"A {kind} payload is embedded at byte {hit} of a {report.format} blob.",
+            path,
+            hit,
+        )
+        state.result.findings.append(finding)
+        report.children.append(Child(f"<{kind}@{hit}>", child))
+    if len(found) > MAX_EMBEDDED:
+        _record(
+            state, path, "polyglot.too_many", f"{len(found)} embedded payloads, only {MAX_EMBEDDED} scanned"
+        )
+
+
+def _record(state: _State, path: str, check: str, what: str) -> None:
+    state.result.findings.append(
+        Finding(
+            "polyglot_payload", check, "medium", f"The embedded-payload search is incomplete: {what}.", path
+        )
+    )
+
+
+def _candidates(blob: Blob, data: bytes, base: int, length: int) -> list[tuple[int, str, Blob]]:
+    out: list[tuple[int, str, Blob]] = []
+    for sig in PICKLE_SIGNATURES:
+        i = data.find(sig)
+        while 0 <= i < length:
+            at = base + i
+            if detectmod.trial_pickle(blob, at, strict=True):
+                out.append((at, "pickle", SliceBlob(blob, at, blob.size - at)))
+            i = data.find(sig, i + 1)
+    i = data.find(b"PK\x03\x04")
+    while 0 <= i < length:
+        at = base + i
+        if _plausible_local_header(data[i : i + 30 + 1024]):
+            out.append((at, "zip", SliceBlob(blob, at, blob.size - at)))
+        i = data.find(b"PK\x03\x04", i + 1)
+    i = data.find(detectmod.SEVENZIP_MAGIC)
+    while 0 <= i < length:
+        at = base + i
+        head = blob.read_at(at, SEVENZIP_START_HEADER)
+        if (
+            len(head) == SEVENZIP_START_HEADER
+            and zlib.crc32(head[12:32]) == struct.unpack_from("<L", head, 8)[0]
+        ):
+            out.append((at, "7z", SliceBlob(blob, at, blob.size - at)))
+        i = data.find(detectmod.SEVENZIP_MAGIC, i + 1)
+    i = data.find(b"\x7fELF")
+    while 0 <= i < length:
+        at = base + i
+        head = blob.read_at(at, 8)
+        if len(head) == 8 and head[4] in (1, 2) and head[5] in (1, 2) and head[6] == 1:
+            out.append((at, "elf", SliceBlob(blob, at, blob.size - at)))
+        i = data.find(b"\x7fELF", i + 1)
+    return out
+
+
+def _plausible_local_header(raw: bytes) -> bool:
+    if len(raw) < 30:
+        return False
+    version, flags, method, _, _, _, _, _, nlen, _ = struct.unpack_from("<5H3L2H", raw, 4)
+    if version > 63 or method not in (0, 8, 9, 12, 14, 93, 95, 98) or flags & 0xF000:
+        return False
+    name = raw[30 : 30 + nlen]
+    return 0 < nlen <= 1024 and len(name) == nlen and all(32 <= b < 127 for b in name)
