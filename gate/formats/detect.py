@@ -13,10 +13,11 @@ satisfy several of them:
    anything that does not start with a zip local header, so a pickle at offset
    0 wins over a zip found at the tail (that zip is then appended data).
 4. **tar** (``ustar`` at 257, or a valid old-style header checksum).
-5. **zip found only through its End Of Central Directory record** — a zip can
+5. **pickle protocol 0/1** (no header: a trial walk decides), for the same
+   reason as 3.
+6. **zip found only through its End Of Central Directory record** — a zip can
    start with anything, so this comes after every format that owns offset 0.
-6. **HDF5 with a user block** (superblock at 512, 1024, 2048, ...).
-7. **pickle protocol 0/1** (no header: a trial walk decides).
+7. **HDF5 with a user block** (superblock at 512, 1024, 2048, ...).
 8. **ONNX** (protobuf has no magic; the ONNX parser's own sniffing).
 9. **zlib**, shebang **scripts**, **json**, **text** (UTF-8 without NULs).
 10. ``tensor-data`` when the parent said so (a PyTorch storage), else ``unknown``.
@@ -119,12 +120,12 @@ def detect(blob: Blob, hint: str = "") -> str:
         return "pytorch-legacy" if head.startswith(TORCH_LEGACY_MAGIC) else "pickle"
     if _is_tar(head):
         return "tar"
+    if _looks_like_old_pickle(blob, head):
+        return "pickle"
     if zipfmt.find_eocd(blob) is not None and zipfmt.looks_like(blob):
         return _classify_zip(blob)
     if _hdf5_user_block(blob):
         return "hdf5"
-    if _looks_like_old_pickle(blob, head):
-        return "pickle"
     if _looks_like_onnx(blob):
         return "onnx"
     if _is_zlib(head):

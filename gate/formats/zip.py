@@ -116,6 +116,8 @@ class Directory:
     declared_entries: int
     comment_bytes: int
     entries: list[Entry] = field(default_factory=list)
+    complete: bool = True
+    """False when the directory was not read to its end (a limit or corruption stopped it)."""
 
 
 def looks_like(blob: Blob) -> bool:
@@ -264,6 +266,7 @@ def read_directory(blob: Blob, limits: Limits, report: Report) -> Directory | No
             f"The central directory is {cd_size} bytes, above the {limits.max_header_bytes}-byte limit.",
             offset=cd_abs,
         )
+        directory.complete = False
         return directory
     data = blob.read_at(cd_abs, cd_size)
     _read_entries(data, cd_abs, base, limits, report, directory)
@@ -283,6 +286,7 @@ def _read_entries(
                 f"The archive has more than {limits.max_entries} members; the rest were not read.",
                 offset=cd_abs + pos,
             )
+            directory.complete = False
             return
         if pos + CD_ENTRY_SIZE > len(data) or data[pos : pos + 4] != CD_SIG:
             report.add(
@@ -292,6 +296,7 @@ def _read_entries(
                 "The central directory holds bytes that are not a directory record.",
                 offset=cd_abs + pos,
             )
+            directory.complete = False
             return
         (_, made_by, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, eattr, lh_off) = (
             struct.unpack("<4s6H3L5H2L", data[pos : pos + CD_ENTRY_SIZE])
@@ -306,6 +311,7 @@ def _read_entries(
                 "A central directory record runs past the end of the directory.",
                 offset=cd_abs + pos,
             )
+            directory.complete = False
             return
         raw_name = data[pos + CD_ENTRY_SIZE : name_end]
         extra = data[name_end : name_end + xlen]
@@ -673,6 +679,9 @@ def _check_layout(blob: Blob, directory: Directory, report: Report) -> None:
     # between the last member and the directory, after the end record.
     cursor = 0
     gaps: list[tuple[int, int, str]] = []
+    if not directory.complete:
+        placed = []
+        cursor = directory.cd_offset
     for entry in placed:
         if entry.local_offset > cursor:
             gaps.append((cursor, entry.local_offset, "prepended_data" if cursor == 0 else "gap_data"))
@@ -762,7 +771,7 @@ def _members(blob: Blob, entries: list[Entry], limits: Limits, report: Report) -
     unchecked = 0
     budget_hit = False
     for entry in entries:
-        if entry.data_offset < 0:
+        if entry.data_offset < 0 or entry.data_offset > blob.size:
             continue
         kind = (entry.external_attr >> 16) & S_IFMT
         if kind == S_IFLNK or kind in SPECIAL_MODES:
