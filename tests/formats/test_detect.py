@@ -135,13 +135,13 @@ def test_tensor_formats() -> None:
 
 
 def test_onnx_when_its_parser_is_present() -> None:
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     pytest.importorskip("gate.formats.onnx")
     from onnx import helper
 
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [], [])
     model = helper.make_model(graph)
-    assert fmt(onnx._serialize(model) if hasattr(onnx, "_serialize") else model.SerializeToString()) == "onnx"
+    assert fmt(model.SerializeToString()) == "onnx"
 
 
 def test_executables_and_scripts() -> None:

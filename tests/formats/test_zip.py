@@ -37,7 +37,9 @@ def made_by_zipfile(**members: bytes) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in members.items():
-            zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED if len(data) > 64 else zipfile.ZIP_STORED)
+            zf.writestr(
+                name, data, compress_type=zipfile.ZIP_DEFLATED if len(data) > 64 else zipfile.ZIP_STORED
+            )
     return buf.getvalue()
 
 
@@ -120,7 +122,10 @@ def test_members_sharing_one_local_header_are_hardlinks() -> None:
 
 def test_local_header_name_disagreeing_with_directory_payload_seen_under_directory_name() -> None:
     data = zipbuild.build(
-        [Member("archive/data.pkl", PAYLOAD, local_name="archive/notes.txt"), Member("archive/version", b"3\n")]
+        [
+            Member("archive/data.pkl", PAYLOAD, local_name="archive/notes.txt"),
+            Member("archive/version", b"3\n"),
+        ]
     )
     report = zipfmt.parse(BytesBlob(data))
     assert "zip.local_name_mismatch" in unsafe(report)
@@ -147,7 +152,12 @@ def test_local_header_fields_disagreeing() -> None:
 
 @pytest.mark.parametrize(
     ("flags", "check"),
-    [(0x1, "zip.encrypted"), (0x20, "zip.patched_data"), (0x40, "zip.strong_encryption"), (0x4000, "zip.unexpected_flags")],
+    [
+        (0x1, "zip.encrypted"),
+        (0x20, "zip.patched_data"),
+        (0x40, "zip.strong_encryption"),
+        (0x4000, "zip.unexpected_flags"),
+    ],
 )
 def test_flag_bits_are_flagged_and_member_still_scanned(flags: int, check: str) -> None:
     report = zipfmt.parse(BytesBlob(zipbuild.build([Member("archive/data.pkl", PAYLOAD, flags=flags)])))
@@ -314,7 +324,9 @@ def mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
             if kind < 0.6:
                 buf[pos] = rng.randrange(256)
             elif kind < 0.8:
-                struct.pack_into("<L", buf, min(pos, len(buf) - 4), rng.choice([0, 0xFFFFFFFF, rng.randrange(1 << 32)]))
+                struct.pack_into(
+                    "<L", buf, min(pos, len(buf) - 4), rng.choice([0, 0xFFFFFFFF, rng.randrange(1 << 32)])
+                )
             else:
                 del buf[pos : pos + rng.randint(1, 16)]
         out.append(bytes(buf))

@@ -124,9 +124,7 @@ def build(
     count = len(members) if declared_entries is None else declared_entries
     if zip64:
         z64_at = len(out) - shift
-        out += struct.pack(
-            "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(cd), cd_start
-        )
+        out += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(cd), cd_start)
         out += struct.pack("<4sLQL", b"PK\x06\x07", 0, z64_at, 1)
         out += struct.pack(
             "<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, len(comment)
