@@ -28,6 +28,7 @@ _COMMANDS: dict[str, str] = {
     "eval": "gate.cli.eval:eval_command",
     "keygen": "gate.cli.keygen:keygen",
     "rules": "gate.cli.rules:rules",
+    "serve": "gate.cli.serve:serve",
     "test": "gate.cli.test:test",
 }
 

@@ -51,6 +51,11 @@ class Engine(ABC):
         ``file:line`` for evaluation errors.
         """
 
+    def query(self, query: str, document: JsonDocument | None) -> list[dict[str, Any]]:
+        """Evaluate an ad-hoc Rego *query*; one dict of variable bindings per
+        result (OPA's ``POST /v1/query``). Not every backend offers it."""
+        raise EngineError(f"the {self.name} engine does not answer ad-hoc queries")
+
     @abstractmethod
     def enable_coverage(self) -> None:
         """Start recording which policy lines evaluation reaches."""

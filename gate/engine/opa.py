@@ -67,6 +67,17 @@ class OpaGoEngine(Engine):
             self._collect()
         return result
 
+    def query(self, query: str, document: JsonDocument | None) -> list[dict[str, Any]]:
+        """See Engine.query."""
+        value = document.value if document is not None else {}
+        try:
+            results = self._engine.eval_query(query, value)
+        except self._undefined:
+            return []
+        except self._error as exc:
+            raise EngineError(_one_line(exc)) from None
+        return [dict(r) for r in results or []]
+
     def _collect(self) -> None:
         report = self._engine.last_coverage
         if self._coverage is None or not report:

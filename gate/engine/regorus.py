@@ -59,6 +59,19 @@ class RegorusEngine(Engine):
             raise Undefined(f"{ref} is undefined")
         return results[0]["expressions"][0]["value"]
 
+    def query(self, query: str, document: JsonDocument | None) -> list[dict[str, Any]]:
+        """See Engine.query: a result whose expressions are all true (or a value)."""
+        try:
+            self._engine.set_input_json(document.text if document is not None else "{}")
+            raw = self._engine.eval_query_as_json(query)
+        except RuntimeError as exc:
+            raise EngineError(_one_line(exc)) from None
+        return [
+            dict(r.get("bindings") or {})
+            for r in json.loads(raw).get("result") or []
+            if all(e.get("value") is not False for e in r.get("expressions") or [])
+        ]
+
     def enable_coverage(self) -> None:
         """See Engine.enable_coverage."""
         self._engine.set_enable_coverage(True)
