@@ -24,6 +24,7 @@ from gate.errors import EXIT_INTERNAL, EXIT_USAGE, GateError
 _COMMANDS: dict[str, str] = {
     "attest": "gate.cli.attest:attest",
     "bundle": "gate.cli.bundle:bundle",
+    "collect": "gate.cli.collect:collect",
     "completion": "gate.cli.completion:completion",
     "eval": "gate.cli.eval:eval_command",
     "keygen": "gate.cli.keygen:keygen",

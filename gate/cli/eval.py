@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from gate.cli.collect_artifact import artifact_options, build_request, collect_with_progress, write_document
 from gate.cli.common import (
     EXIT_CODES_HELP,
     engine_option,
@@ -17,13 +19,19 @@ from gate.cli.common import (
     write,
 )
 from gate.cli.record import record_decision, record_options
+from gate.errors import UsageError
 
 EVAL_EPILOG = (
     """\b
 examples:
   gate eval --input fixtures/container/unsigned.input.json --profile nim-promotion
   gate eval --input - --profile ./my-profile.yaml -o json < input.json
+  gate eval --artifact ./model.safetensors --profile standalone
+  gate eval --artifact ./model-dir/ --source-url https://huggingface.co/org/model \
+      --lock models.lock.yaml --profile appliance -o json --save-input input.json
 
+Exactly one of --input and --artifact is given. With --artifact, gate first
+collects the input document (as gate collect artifact does), then decides.
 The input document is validated against schemas/input.schema.json first; a
 document that does not match is rejected with one line per problem, each
 naming its JSON pointer, and nothing is evaluated.
@@ -40,9 +48,18 @@ naming its JSON pointer, and nothing is evaluated.
     "-i",
     "--input",
     "input_path",
-    required=True,
     metavar="FILE",
     help="input document (JSON), or - for standard input",
+)
+@click.option(
+    "--artifact",
+    "artifact_path",
+    metavar="PATH",
+    help="collect the input document for this model file or directory first",
+)
+@artifact_options
+@click.option(
+    "--save-input", metavar="FILE", help="also write the collected input document here (atomically)"
 )
 @profile_option()
 @policy_dir_option
@@ -56,15 +73,34 @@ naming its JSON pointer, and nothing is evaluated.
 )
 @record_options
 def eval_command(
-    input_path: str, profile: str, policy_dir: Path | None, output: str, engine: str, opa_url: str | None
+    input_path: str | None,
+    artifact_path: str | None,
+    save_input: str | None,
+    profile: str,
+    policy_dir: Path | None,
+    output: str,
+    engine: str,
+    opa_url: str | None,
+    **artifact: Any,
 ) -> int:
     """Evaluate an input document under a profile and print the decision."""
     from gate.decide import Decider
     from gate.document import load_input
     from gate.profile import load_profile
 
+    if (input_path is None) == (artifact_path is None):
+        raise UsageError("give exactly one of --input FILE and --artifact PATH")
+    given = sorted(f"--{k.replace('_', '-')}" for k, v in artifact.items() if v is not None)
+    if input_path is not None and (given or save_input):
+        raise UsageError(f"{', '.join([*given, *(['--save-input'] if save_input else [])])} need --artifact")
     loaded = load_profile(profile)
-    document = load_input(input_path)
+    if artifact_path is not None:
+        collected = collect_with_progress(build_request(artifact_path, artifact), loaded)
+        if save_input:
+            write_document(collected, save_input)
+        document = _validated(collected)
+    else:
+        document = load_input(str(input_path))
     backend = None
     if opa_url:
         from gate.engine.sidecar import SidecarEngine
@@ -75,3 +111,22 @@ def eval_command(
     write(renderer(output).render_decision(decision))
     record_decision(decider, document, decision)
     return verdict_exit(decision["verdict"])
+
+
+def _validated(value: dict[str, Any]) -> Any:
+    """A collected document, schema-checked like any input document.
+
+    A collected document that does not match the schema is a gate bug:
+    exit 4, never a verdict.
+    """
+    import json
+
+    from gate import schemas
+    from gate.document import parse_json
+    from gate.errors import GateError
+
+    document = parse_json("collected input document", json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    found = schemas.problems("input", document.value)
+    if found:
+        raise GateError(f"collected input document does not match the input schema (a gate bug): {found[0]}")
+    return document

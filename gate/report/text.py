@@ -14,6 +14,8 @@ _NEXT = {
     "manual-review": "an operator must review the reasons below and decide",
 }
 
+_STAGES = ("source", "format", "integrity", "provenance", "static_scan", "behaviour", "diffusion")
+
 
 def _wrap(text: str, indent: str) -> str:
     return textwrap.fill(" ".join(text.split()), width=96, initial_indent=indent, subsequent_indent=indent)
@@ -34,6 +36,19 @@ def render_decision(decision: dict[str, Any]) -> str:
         lines.append(f"  {result['code']} [{result['severity']}] {result['title']}")
         lines.append(_wrap(result["message"], "      "))
         lines.append(_wrap(f"fix: {result['solution']}", "      "))
+    if decision.get("warnings"):
+        lines += ["", "warnings (do not block):"]
+        for result in decision["warnings"]:
+            lines.append(f"  {result['code']} [{result['severity']}] {result['title']}")
+            lines.append(_wrap(result["message"], "      "))
+    if "stages" in decision:
+        lines += ["", "stages:"]
+        order = [n for n in _STAGES if n in decision["stages"]]
+        order += sorted(set(decision["stages"]) - set(order))
+        for name in order:
+            stage = decision["stages"][name]
+            reasons = ", ".join(stage["reasons"])
+            lines.append(f"  {name:<12} {stage['status']:<8} {reasons}".rstrip())
     return "\n".join(lines) + "\n"
 
 

@@ -218,6 +218,10 @@ _unknown_format_text contains sprintf("%s: format %q is not allowed by the profi
 	not fmt in _denied_formats
 }
 
+_unknown_format_text contains sprintf("not scanned: %s", [text]) if {
+	some text in object.get(_artifact, "limits", [])
+}
+
 _unknown_format_text contains _finding_text(file, finding) if {
 	some t in _findings
 	[file, finding, reason] := t

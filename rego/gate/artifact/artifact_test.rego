@@ -450,3 +450,9 @@ test_symlink_present if {
 	d.reasons == ["symlink_present"]
 	d.stages.diffusion.status == "FAIL"
 }
+
+test_walk_limits_never_pass if {
+	d := decide(patched({"evidence": {"artifact": {"limits": ["20000 files, more than the limit of 10000"]}}}))
+	d.reasons == ["unknown_format"]
+	d.results[0].message == "not scanned: 20000 files, more than the limit of 10000"
+}

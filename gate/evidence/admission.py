@@ -1,0 +1,162 @@
+"""Model admission: run every artifact collector and assemble the input document.
+
+``gate collect artifact`` and ``gate eval --artifact`` both call
+:func:`collect_document`. Each collector fills its own section; failures
+are recorded (in the section and in ``collection.errors``), never raised,
+except for unusable operator files (lock, allowlist, signature), which are
+usage errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gate.errors import InputError
+from gate.evidence.artifact import DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES, Progress, collect_artifact
+from gate.evidence.interface import Collection
+from gate.evidence.pins import collect_pins, load_lock
+from gate.evidence.source import collect_source, load_allowlist
+from gate.profile import Profile
+
+BEHAVIOUR_UNAVAILABLE = "gate has no smoke-test runtime yet; the behaviour stage did not run"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the operator asked: the artifact and the files that go with it."""
+
+    path: str
+    source_url: str | None = None
+    revision: str | None = None
+    lock: str | None = None
+    allowlist: str | None = None
+    signature: str | None = None
+    public_key: str | None = None
+    certificate: str | None = None
+    trusted_root: str | None = None
+    identity: str | None = None
+    issuer: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collect_document(
+    request: Request,
+    profile: Profile,
+    progress: Callable[[int], Progress | None] | None = None,
+) -> dict[str, Any]:
+    """The input document for one model file or directory under *profile*."""
+    root = Path(request.path)
+    if not os.path.lexists(root):
+        raise InputError(f"{request.path}: no such file or directory")
+    settings: dict[str, Any] = profile.settings.get("artifact", {})
+    collection = Collection()
+
+    if request.allowlist:
+        allow, allow_sha = load_allowlist(request.allowlist)
+        origin = request.allowlist
+    else:
+        allow, allow_sha = list(settings.get("source", {}).get("allowlist", [])), ""
+        origin = f"profile {profile.name}"
+    if request.lock:
+        pins, lock_sha = load_lock(request.lock)
+        lock_origin = request.lock
+    else:
+        pins, lock_sha, lock_origin = [], "", "none"
+
+    limits = settings.get("limits", {})
+    artifact = collect_artifact(
+        request.path,
+        max_files=int(limits.get("max_files", DEFAULT_MAX_FILES)),
+        max_depth=int(limits.get("max_depth", DEFAULT_MAX_DEPTH)),
+        progress=progress,
+    )
+    if artifact["scanner"].get("error"):
+        collection.error("artifact", artifact["scanner"]["error"])
+    _statistics(artifact, settings, collection)
+    name = root.resolve().name if root.name in ("", ".", "..") else root.name
+
+    evidence: dict[str, Any] = {
+        "source": collect_source(request.source_url, request.revision, allow, origin, allow_sha),
+        "pins": collect_pins(name, pins, lock_origin, lock_sha),
+        "artifact": artifact,
+        "provenance": _provenance(request, artifact, collection),
+        "behaviour": {"ran": False, "detail": BEHAVIOUR_UNAVAILABLE},
+        "scanners": _scanners(request, settings, collection),
+    }
+    operator: dict[str, Any] = {}
+    if request.source_url:
+        operator["source_url"] = request.source_url[:4096]
+    if request.revision:
+        operator["revision"] = request.revision[:256]
+    if request.identity:
+        operator["expected_signer_identity"] = request.identity[:2048]
+    if request.issuer:
+        operator["expected_oidc_issuer"] = request.issuer[:2048]
+    document: dict[str, Any] = {
+        "gate": {
+            "version": "1",
+            "mode": "runtime",
+            "now": _now(),
+            "profile": {"name": profile.name, "sha256": profile.sha256},
+            "nonce": secrets.token_hex(16),
+        },
+        "subject": {
+            "kind": "model-dir" if artifact["kind"] == "dir" else "model-file",
+            "ref": request.path[:2048],
+        },
+        "operator": operator,
+        "evidence": evidence,
+        "collection": collection.to_json(),
+    }
+    if artifact.get("digest"):
+        document["subject"]["digest"] = artifact["digest"]
+    return document
+
+
+def _statistics(artifact: dict[str, Any], settings: dict[str, Any], collection: Collection) -> None:
+    """Weight statistics (stage 5) through gate.formats.tensorstats, when available."""
+    try:
+        module = importlib.import_module("gate.evidence.statistics")
+    except ImportError:
+        return
+    module.add_statistics(artifact, settings.get("statistics", {}), collection)
+
+
+def _provenance(request: Request, artifact: dict[str, Any], collection: Collection) -> dict[str, Any]:
+    if not request.signature:
+        return {"method": "none", "verified": False}
+    try:
+        module = importlib.import_module("gate.evidence.provenance")
+    except ImportError as exc:
+        message = collection.error("provenance", f"signature verification is not available: {exc}")
+        return {
+            "method": "model-signing",
+            "verified": False,
+            "signature_file": request.signature,
+            "error": message,
+        }
+    section: dict[str, Any] = module.verify(request, artifact, collection)
+    return section
+
+
+def _scanners(request: Request, settings: dict[str, Any], collection: Collection) -> list[dict[str, Any]]:
+    names = list(settings.get("scanners", {}).get("run", []))
+    if not names:
+        return []
+    try:
+        module = importlib.import_module("gate.evidence.scanners")
+    except ImportError:
+        return [{"name": n, "installed": False} for n in names]
+    timeout = float(settings.get("scanners", {}).get("timeout_seconds", 300))
+    results: list[dict[str, Any]] = module.run_scanners(names, request.path, timeout, collection)
+    return results
