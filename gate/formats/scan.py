@@ -109,6 +109,10 @@ def _visit(blob: Blob, path: str, depth: int, hint: str, state: _State) -> None:
     result = state.result
     fmt = _detect(blob, hint, path, result)
     report = _dispatch(fmt, blob, path, hint, state)
+    expanded = report.header.get("expanded_bytes") if isinstance(report.header, dict) else None
+    if isinstance(expanded, int) and expanded > 0:
+        # Every archive parser measures what it expands against the budget it was given.
+        state.expanded += expanded
     fmt = report.format or fmt
     result.formats.add(fmt)
     result.members.append({"path": path, "format": fmt, "size": blob.size, "depth": depth})
@@ -124,6 +128,14 @@ def _visit(blob: Blob, path: str, depth: int, hint: str, state: _State) -> None:
         child_path = _join(path, child.name)
         try:
             _visit_child(child, child_path, depth + 1, hints[index] or child.hint, state)
+            late = getattr(child.blob, "findings", None)
+            if isinstance(late, list):
+                # Findings a lazily expanded member made when it was first read.
+                for finding in late:
+                    if isinstance(finding, Finding):
+                        result.findings.append(
+                            dataclasses.replace(finding, member=_join(child_path, finding.member))
+                        )
         finally:
             release = getattr(child.blob, "release", None)
             if callable(release):
@@ -160,24 +172,6 @@ def _visit_child(child: Child, path: str, depth: int, hint: str, state: _State) 
             )
         )
         return
-    if not isinstance(child.blob, SliceBlob):
-        try:
-            size = child.blob.size
-        except Exception:
-            size = 0
-        if state.expanded + size > limits.max_expanded_bytes:
-            result.findings.append(
-                Finding(
-                    "archive_unsafe",
-                    "scan.expanded_too_large",
-                    "high",
-                    f"Nested archives expand beyond {limits.max_expanded_bytes} bytes in total; "
-                    "this blob is not scanned.",
-                    path,
-                )
-            )
-            return
-        state.expanded += size
     _visit(child.blob, path, depth, hint, state)
 
 
