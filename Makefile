@@ -30,12 +30,21 @@ demo: $(STAMP)
 	done
 	@demo=$$(mktemp -d) && trap 'rm -rf "$$demo"' EXIT && \
 	echo "== gate keygen --out $$demo/demo" && $(BIN)/gate keygen --out $$demo/demo && echo && \
-	echo "== gate eval ... --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key" && \
+	echo "== gate eval ... --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key --audit-log $$demo/audit.jsonl" && \
 	$(BIN)/gate eval --input fixtures/container/clean-runtime-promote.input.json --profile nim-promotion \
-	  --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key > /dev/null && \
+	  --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key --audit-log $$demo/audit.jsonl > /dev/null && \
 	echo "== gate attest verify $$demo/decision.intoto.jsonl --key $$demo/demo.pub --max-age 1h" && \
 	$(BIN)/gate attest verify $$demo/decision.intoto.jsonl --key $$demo/demo.pub --max-age 1h \
-	  --digest sha256:7f3b9a4c2e1d0f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a
+	  --digest sha256:7f3b9a4c2e1d0f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a && echo && \
+	$(BIN)/gate eval --input fixtures/container/unsigned.input.json --profile nim-promotion \
+	  --audit-log $$demo/audit.jsonl > /dev/null; \
+	echo "== gate audit checkpoint $$demo/audit.jsonl --key $$demo/demo.key" && \
+	$(BIN)/gate audit checkpoint $$demo/audit.jsonl --key $$demo/demo.key && \
+	echo "== gate audit verify $$demo/audit.jsonl --key $$demo/demo.pub" && \
+	$(BIN)/gate audit verify $$demo/audit.jsonl --key $$demo/demo.pub && echo && \
+	echo "== gate replay --audit-log $$demo/audit.jsonl --profile (nim-promotion with a 1 h TTL)" && \
+	sed 's/attestation_ttl_hours: 24/attestation_ttl_hours: 1/' policy-profiles/nim-promotion.yaml > $$demo/strict.yaml && \
+	$(BIN)/gate replay --audit-log $$demo/audit.jsonl --profile $$demo/strict.yaml
 
 test: regotest pytest
 

@@ -23,11 +23,13 @@ from gate.errors import EXIT_INTERNAL, EXIT_USAGE, GateError
 # name -> "module:attribute"; the module is imported on first use.
 _COMMANDS: dict[str, str] = {
     "attest": "gate.cli.attest:attest",
+    "audit": "gate.cli.audit:audit",
     "bundle": "gate.cli.bundle:bundle",
     "collect": "gate.cli.collect:collect",
     "completion": "gate.cli.completion:completion",
     "eval": "gate.cli.eval:eval_command",
     "keygen": "gate.cli.keygen:keygen",
+    "replay": "gate.cli.replay:replay_command",
     "rules": "gate.cli.rules:rules",
     "serve": "gate.cli.serve:serve",
     "test": "gate.cli.test:test",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -45,6 +46,8 @@ class Recorder:
     """Sign through Sigstore instead of with a key."""
     actor: str | None
     """Who asked (--actor, GATE_ACTOR, operator.name, or the login name)."""
+    audit_log: Path | None = None
+    """Where to append the decision event."""
 
 
 def passphrase_from(env_var: str | None) -> Callable[[str], bytes] | None:
@@ -100,23 +103,38 @@ def record_options(f: F) -> F:
         fmt: str = kwargs.pop("attest_format")
         sign: str = kwargs.pop("sign")
         actor: str | None = kwargs.pop("actor")
+        audit_log: Path | None = kwargs.pop("audit_log")
         keyless = sign == "sigstore"
-        if attest is None and (key_spec or keyless):
-            raise UsageError("--key and --sign need --attest FILE (where to write the attestation)")
+        if attest is None and keyless:
+            raise UsageError("--sign sigstore needs --attest FILE (where to write the attestation)")
+        if attest is None and audit_log is None and key_spec:
+            raise UsageError("--key needs --attest FILE or --audit-log PATH (what to sign)")
         if attest is not None and not keyless and not key_spec:
             raise UsageError("--attest needs --key KEY (or --sign sigstore for keyless signing)")
         if keyless and key_spec:
             raise UsageError("--sign sigstore signs keyless: leave out --key")
+        if attest is not None and not (attest.parent if str(attest.parent) else Path(".")).is_dir():
+            raise UsageError(f"--attest {attest}: directory {attest.parent} does not exist")
         key = load_key(key_spec, passphrase_env) if key_spec else None
         if keyless:
             from gate.attest.keyless import identity_token
 
             identity_token()  # fail before evaluating when there is no usable credential
             fmt = "sigstore-bundle"
-        click.get_current_context().meta[_META] = Recorder(attest, key, fmt, keyless, actor)
+        if audit_log is not None:
+            from gate.audit.log import AuditLog
+
+            AuditLog(audit_log).tail()  # refuse a torn or corrupt log before deciding anything
+        click.get_current_context().meta[_META] = Recorder(attest, key, fmt, keyless, actor, audit_log)
         return f(*args, **kwargs)
 
     options = [
+        click.option(
+            "--audit-log",
+            type=click.Path(path_type=Path, dir_okay=False),
+            metavar="PATH",
+            help="append the decision to this hash-chained audit log (input kept in inputs/ beside it)",
+        ),
         click.option(
             "--actor", metavar="NAME", help="who asks for this decision (recorded; default: login name)"
         ),
@@ -167,10 +185,11 @@ def record_decision(decider: Decider, document: JsonDocument, decision: dict[str
     """Write the attestation the options asked for (nothing when none were given)."""
     ctx = click.get_current_context()
     recorder: Recorder | None = ctx.meta.get(_META)
-    if recorder is None or recorder.attest is None:
+    if recorder is None or (recorder.attest is None and recorder.audit_log is None):
         return
     from gate.attest.sign import attest_decision
     from gate.attest.statement import DecisionRecord, policy_digest
+    from gate.audit.log import AuditLog
     from gate.fsutil import write_atomic
 
     cve_delta = None
@@ -189,5 +208,14 @@ def record_decision(decider: Decider, document: JsonDocument, decision: dict[str
         cve_delta=cve_delta,
         actor=_actor(recorder, document.value),
     )
-    data = attest_decision(record, key=recorder.key, fmt=recorder.fmt, keyless=recorder.keyless)
-    write_atomic(recorder.attest, data)
+    attestation_digest = None
+    if recorder.attest is not None:
+        data = attest_decision(record, key=recorder.key, fmt=recorder.fmt, keyless=recorder.keyless)
+        write_atomic(recorder.attest, data)
+        attestation_digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if recorder.audit_log is not None:
+        from gate.audit.events import record_decision_event
+
+        record_decision_event(
+            AuditLog(recorder.audit_log, key=recorder.key), record, attestation_digest, recorder.attest
+        )
