@@ -343,7 +343,8 @@ def test_encrypted_key_without_passphrase_fails_before_evaluating(
     ("args", "message"),
     [
         (["--attest", "x.jsonl"], "--attest needs --key KEY (or --sign sigstore for keyless signing)"),
-        (["--key", "k.key"], "--key and --sign need --attest FILE (where to write the attestation)"),
+        (["--key", "k.key"], "--key needs --attest FILE or --audit-log PATH (what to sign)"),
+        (["--sign", "sigstore"], "--sign sigstore needs --attest FILE (where to write the attestation)"),
     ],
 )
 def test_attest_option_misuse(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
