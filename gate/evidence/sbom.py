@@ -284,6 +284,11 @@ def find_sboms(
         for layer, blob in layers:
             source = f"att-tag {manifest_digest} layer {layer.get('digest')}"
             if layer.get("mediaType") != DSSE_ENVELOPE:
+                media_type = str(layer.get("mediaType", ""))
+                if "spdx" in media_type or "cyclonedx" in media_type:
+                    # cosign attach sbom: the document itself, signed by nobody.
+                    reason = f"an unsigned SBOM ({media_type[:100]}); only signed attestations count"
+                    rejected.append({"source": source, "reason": reason})
                 continue
             if blob is None:
                 rejected.append({"source": source, "reason": "the layer blob was not fetched"})

@@ -259,3 +259,17 @@ def test_parse_rejects_non_documents() -> None:
         parse_sbom([1, 2], "spdx")
     with pytest.raises(Rejected, match=r"no SPDX-2\.x spdxVersion"):
         parse_sbom({"spdxVersion": "SPDX-3.0"}, "spdx")
+
+
+def test_unsigned_sbom_attached_with_cosign_attach_is_rejected() -> None:
+    store = Store()
+    document = (SBOMS / EXPECTED[1][0]).read_bytes()
+    manifest = store.manifest([("text/spdx+json", document, {})])
+
+    section = collect_sbom(SUBJECT, store.blobs, SignatureOptions(), Collection(), att_manifests=[manifest])
+
+    assert section["verified"] is False
+    assert (
+        section["rejected"][0]["reason"]
+        == "an unsigned SBOM (text/spdx+json); only signed attestations count"
+    )

@@ -406,6 +406,20 @@ def test_key_based_sig_tag_verifies_and_names_the_key() -> None:
     assert collection.errors == []
 
 
+def test_key_based_signature_needs_no_identity_but_a_log_entry(deciders: dict[str, Decider]) -> None:
+    key = new_key()
+    subject = "sha256:" + "1" * 64
+    store = Store()
+    sig = _sig_tag(store, [cosign_sig_layer(key, simple_signing(subject))])
+    section = collect_signatures(
+        subject, store.blobs, SignatureOptions(keys=(public_pem(key),)), Collection(), sig_manifests=[sig]
+    )
+
+    # Signed with the operator's key: no identity to compare, no certificate to expire;
+    # uploaded to no transparency log, so a person decides.
+    assert decide_with(deciders, subject, signature=section) == {"rekor_unreachable"}
+
+
 @pytest.mark.parametrize("case", ["other-image", "bad-signature", "other-key", "no-key"])
 def test_key_based_signatures_that_must_be_rejected(case: str) -> None:
     key, other = new_key(), new_key()

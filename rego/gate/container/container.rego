@@ -48,9 +48,16 @@ _required_inputs := {
 	"image_ref": image_ref,
 	"image_ref_pin": object.get(_operator, "image_ref_pin", ""),
 	"current_prod_digest": object.get(_operator, "current_prod_digest", ""),
-	"expected_signer_identity": object.get(_operator, "expected_signer_identity", ""),
-	"expected_oidc_issuer": object.get(_operator, "expected_oidc_issuer", ""),
+	"expected_signer_identity": _either(_operator, "expected_signer_identity"),
+	"expected_oidc_issuer": _either(_operator, "expected_oidc_issuer"),
 }
+
+# An expected identity or issuer is given exactly, or explicitly as a
+# regular expression (operator.<name>_regexp); either one is the input.
+_either(operator, name) := value if {
+	value := object.get(operator, name, "")
+	not lib.blank(value)
+} else := object.get(operator, concat("", [name, "_regexp"]), "")
 
 # METADATA
 # title: Operator inputs incomplete
@@ -168,7 +175,11 @@ deny contains result if {
 # title: Signed by an unexpected identity
 # description: >-
 #   A signature verifies, but the certificate's subject identity is not the
-#   one the operator expects. An empty expected identity never matches.
+#   one the operator expects: not equal to expected_signer_identity, and not
+#   a full match of expected_signer_identity_regexp when the operator gave
+#   one. An empty expected identity never matches. A key-based signature
+#   (verified with the operator's cosign public key) has no identity to
+#   compare.
 # custom:
 #   short_name: wrong_identity
 #   failure_msg: "Signer identity %q does not match the expected %q"
@@ -180,8 +191,8 @@ deny contains result if {
 deny contains result if {
 	gates_run
 	signature_verified
-	expected := object.get(_operator, "expected_signer_identity", "")
-	not _matches_expected(object.get(_signature, "identity", ""), expected)
+	not _signer_accepted("identity", "expected_signer_identity")
+	expected := _expected_shown("expected_signer_identity")
 	result := lib.result(_catalog.wrong_identity, [object.get(_signature, "identity", ""), expected])
 }
 
@@ -189,7 +200,9 @@ deny contains result if {
 # title: Signed through an unexpected OIDC issuer
 # description: >-
 #   A signature verifies, but the certificate's OIDC issuer is not the one
-#   the operator expects. An empty expected issuer never matches.
+#   the operator expects (exactly, or as a full match of
+#   expected_oidc_issuer_regexp when the operator gave one). An empty
+#   expected issuer never matches; a key-based signature has no issuer.
 # custom:
 #   short_name: wrong_issuer
 #   failure_msg: "OIDC issuer %q does not match the expected %q"
@@ -201,10 +214,46 @@ deny contains result if {
 deny contains result if {
 	gates_run
 	signature_verified
-	expected := object.get(_operator, "expected_oidc_issuer", "")
-	not _matches_expected(object.get(_signature, "issuer", ""), expected)
+	not _signer_accepted("issuer", "expected_oidc_issuer")
+	expected := _expected_shown("expected_oidc_issuer")
 	result := lib.result(_catalog.wrong_issuer, [object.get(_signature, "issuer", ""), expected])
 }
+
+# Identity and issuer match exactly. A regular expression applies only when
+# the operator gave one explicitly, and then the whole value must match it.
+# A key-based signature (cosign --key) has no certificate: the operator's
+# public key it verified with is the signer, so identity and issuer do not
+# apply to it.
+_signer_accepted(field, expected_name) if {
+	_matches_expected(object.get(_signature, field, ""), object.get(_operator, expected_name, ""))
+}
+
+_signer_accepted(field, expected_name) if {
+	pattern := object.get(_operator, concat("", [expected_name, "_regexp"]), "")
+	_matches_regexp(object.get(_signature, field, ""), pattern)
+}
+
+_signer_accepted(_, _) if key_signature
+
+key_signature if {
+	_signature.method == "key"
+	lib.sha256_digest(_signature.key_sha256)
+}
+
+_matches_regexp(actual, pattern) if {
+	is_string(actual)
+	is_string(pattern)
+	pattern != ""
+	regex.is_valid(concat("", ["^(?:", pattern, ")$"]))
+	regex.match(concat("", ["^(?:", pattern, ")$"]), actual)
+}
+
+_expected_shown(name) := value if {
+	value := object.get(_operator, name, "")
+	not lib.blank(value)
+} else := concat("", ["regexp ", _operator[concat("", [name, "_regexp"])]]) if {
+	is_string(_operator[concat("", [name, "_regexp"])])
+} else := ""
 
 _matches_expected(actual, expected) if {
 	is_string(expected)
@@ -241,7 +290,8 @@ _cert_valid_now if _cert_not_after >= lib.timestamp_ns(input.gate.now)
 #   The signing certificate's notAfter is before now (or cannot be parsed),
 #   and no transparency-log timestamp anchors the signature inside the
 #   certificate's validity. A valid-looking signature on an expired
-#   certificate is a replay artifact.
+#   certificate is a replay artifact. A key-based signature has no
+#   certificate.
 # custom:
 #   short_name: expired_cert
 #   failure_msg: "Signing certificate notAfter %s is before %s and no transparency-log entry anchors the signature"
@@ -253,6 +303,7 @@ _cert_valid_now if _cert_not_after >= lib.timestamp_ns(input.gate.now)
 deny contains result if {
 	gates_run
 	signature_verified
+	not key_signature
 	not tlog_anchored
 	not _cert_valid_now
 	result := lib.result(_catalog.expired_cert, [

@@ -551,3 +551,86 @@ test_section_errors_fail_closed if {
 		reasons_of(with_patch({"evidence": case[0]})) == [case[1]]
 	}
 }
+
+# --- signer matching: exact, explicit regular expressions, key-based ---
+
+_regexp_operator := {
+	"image_ref_pin": _digest,
+	"current_prod_digest": _prod,
+	"expected_signer_identity_regexp": `https://github\.com/nvidia/nim-builder/\.github/workflows/release\.yml@refs/tags/v.*`,
+	"expected_oidc_issuer_regexp": `https://token\.actions\.githubusercontent\.com`,
+}
+
+# The regexp cases carry no exact expectation: only the pattern can match.
+_regexp_good := json.remove(
+	object.union(good, {"operator": _regexp_operator}),
+	["operator/expected_signer_identity", "operator/expected_oidc_issuer"],
+)
+
+test_regexp_identity_and_issuer_accept_a_full_match if {
+	reasons_of(_regexp_good) == ["all_gates_passed"]
+}
+
+test_regexp_is_anchored_at_both_ends if {
+	op := object.union(_regexp_operator, {"expected_signer_identity_regexp": `https://github\.com/nvidia`})
+	d := decide(object.union(_regexp_good, {"operator": op}))
+	d.reasons == ["wrong_identity"]
+	contains(d.results[0].message, "regexp https://github")
+}
+
+test_regexp_matching_a_prefix_of_a_longer_identity_is_wrong if {
+	sig := object.union(good.evidence.signature, {"identity": concat("", [_identity, "/../../evil"])})
+	doc := object.union(_regexp_good, {"evidence": {"signature": sig}})
+
+	# ".*" in the pattern reaches the end, so this one matches: patterns are the operator's responsibility
+	reasons_of(doc) == ["all_gates_passed"]
+	op := object.union(_regexp_operator, {"expected_signer_identity_regexp": `https://github\.com/nvidia/nim-builder/\.github/workflows/release\.yml@refs/tags/v[0-9.]+`})
+	reasons_of(object.union(doc, {"operator": op})) == ["wrong_identity"]
+}
+
+test_regexp_issuer_mismatch_is_wrong_issuer if {
+	op := object.union(_regexp_operator, {"expected_oidc_issuer_regexp": `https://accounts\.google\.com`})
+	reasons_of(object.union(_regexp_good, {"operator": op})) == ["wrong_issuer"]
+}
+
+test_invalid_regexp_never_matches if {
+	op := object.union(_regexp_operator, {"expected_signer_identity_regexp": "("})
+	reasons_of(object.union(_regexp_good, {"operator": op})) == ["wrong_identity"]
+}
+
+test_exact_identity_is_not_a_pattern if {
+	op := object.union(good.operator, {"expected_signer_identity": "https://github.com/nvidia/nim-builder/.*"})
+	reasons_of(object.union(good, {"operator": op})) == ["wrong_identity"]
+}
+
+test_regexp_satisfies_the_required_inputs if {
+	not "inputs_incomplete" in reasons_of(_regexp_good)
+	blank := object.union(_regexp_good, {"operator": {"expected_signer_identity_regexp": " "}})
+	"inputs_incomplete" in reasons_of(blank)
+}
+
+_key_signature := {
+	"verified": true,
+	"digest": _digest,
+	"method": "key",
+	"key_sha256": _card,
+	"tlog": {"reachable": true, "log_index": 7, "integrated_time": "2026-11-22T09:55:00Z"},
+}
+
+test_key_based_signature_has_no_identity_or_certificate_to_check if {
+	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": _key_signature}])
+	reasons_of(doc) == ["all_gates_passed"]
+}
+
+test_key_based_signature_without_tlog_is_rekor_unreachable_only if {
+	sig := json.remove(_key_signature, ["tlog"])
+	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig}])
+	decide(doc).verdict == "manual-review"
+	reasons_of(doc) == ["rekor_unreachable"]
+}
+
+test_key_method_needs_a_key_digest if {
+	sig := json.remove(_key_signature, ["key_sha256"])
+	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig}])
+	{"wrong_identity", "wrong_issuer", "expired_cert"} == {r | some r in reasons_of(doc)}
+}
