@@ -1,4 +1,4 @@
-"""Raw compressed streams (gzip, bz2, xz, zlib, zstd, lz4): joblib's wrappers.
+"""Raw compressed streams (gzip, bz2, xz, lzma, zlib, zstd, lz4): joblib's wrappers.
 
 joblib compresses its pickles with a plain compressor, so a ``.joblib`` or
 ``.pkl.gz`` file is a pickle behind one layer of compression. The stream is
@@ -14,7 +14,7 @@ from typing import Any
 from gate.formats import expand
 from gate.formats.interface import DEFAULT_LIMITS, Blob, Child, Limits, Report
 
-KINDS = ("gzip", "bz2", "xz", "zlib", "zstd", "lz4")
+KINDS = ("gzip", "bz2", "xz", "zlib", "zstd", "lz4", "lzma")
 
 
 def looks_like(blob: Blob) -> bool:
@@ -35,6 +35,8 @@ def kind_of(blob: Blob) -> str:
         return "zstd"
     if head[:4] == b"\x04\x22\x4d\x18":
         return "lz4"
+    if head[:3] == b"]\x00\x00":
+        return "lzma"
     if len(head) >= 2 and head[0] & 0x0F == 8 and head[0] >> 4 <= 7 and (head[0] << 8 | head[1]) % 31 == 0:
         return "zlib"
     return ""
@@ -57,8 +59,8 @@ def opener(blob: Blob, kind: str) -> expand.Stream:
             return expand.zlib_stream(blob, 0, size, 15)
         if kind == "bz2":
             return expand.buffered_stream(blob, 0, size, expand.bz2_factory, multi=True)
-        if kind == "xz":
-            return expand.buffered_stream(blob, 0, size, expand.xz_factory, multi=True)
+        if kind in ("xz", "lzma"):
+            return expand.buffered_stream(blob, 0, size, expand.xz_factory, multi=kind == "xz")
         if kind == "zstd":
             return expand.buffered_stream(blob, 0, size, expand.zstd_factory, multi=True)
         if kind == "lz4":

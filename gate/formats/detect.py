@@ -22,6 +22,10 @@ satisfy several of them:
 9. **zlib**, shebang **scripts**, **json**, **text** (UTF-8 without NULs).
 10. ``tensor-data`` when the parent said so (a PyTorch storage), else ``unknown``.
 
+The *hint* never overrides a positive identification; it only decides what
+otherwise-unrecognised bytes are: ``pickle`` (a loader unpickles them, e.g. a
+NumPy object array) or ``tensor-data``.
+
 A pickle can be appended to anything: that is for the parsers (bytes after
 the end of a format become children) and the dispatcher's polyglot search.
 """
@@ -58,6 +62,8 @@ FORMATS = (
     "zlib",
     "lz4",
     "zstd",
+    "lzma",
+    "joblib",
     "npy",
     "hdf5",
     "onnx",
@@ -74,7 +80,7 @@ FORMATS = (
 
 EXECUTABLE_FORMATS = frozenset({"elf", "pe", "macho", "script"})
 ARCHIVE_FORMATS = frozenset({"zip", "pytorch-zip", "npz", "keras", "tar", "7z"})
-COMPRESSED_FORMATS = frozenset({"gzip", "bz2", "xz", "zlib", "lz4", "zstd"})
+COMPRESSED_FORMATS = frozenset({"gzip", "bz2", "xz", "zlib", "lz4", "zstd", "lzma"})
 
 SEVENZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -84,6 +90,7 @@ BZ2_MAGIC = re.compile(rb"^BZh[1-9]1AY&SY")
 XZ_MAGIC = b"\xfd7zXZ\x00"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 LZ4_MAGIC = b"\x04\x22\x4d\x18"
+LZMA_ALONE_MAGIC = b"]\x00\x00"
 MACHO_MAGICS = (b"\xfe\xed\xfa\xce", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xcf\xfa\xed\xfe")
 FAT_MAGIC = b"\xca\xfe\xba\xbe"
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -106,7 +113,7 @@ _PROTO01_FIRST = frozenset(b"(cNIFLSVUTGJKMX]})iq\x88\x89abegjlpt")
 
 
 def detect(blob: Blob, hint: str = "") -> str:
-    """The format of *blob*, decided by content; *hint* only names raw tensor data."""
+    """The format of *blob*, decided by content; *hint* only names otherwise-unrecognised bytes."""
     size = blob.size
     if size == 0:
         return "empty"
@@ -117,7 +124,7 @@ def detect(blob: Blob, hint: str = "") -> str:
     if _is_safetensors(head, size):
         return "safetensors"
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and trial_pickle(blob, 0):
-        return "pytorch-legacy" if head.startswith(TORCH_LEGACY_MAGIC) else "pickle"
+        return "pytorch-legacy" if _is_torch_legacy(blob, head) else "pickle"
     if _is_tar(head):
         return "tar"
     if _looks_like_old_pickle(blob, head):
@@ -126,6 +133,10 @@ def detect(blob: Blob, hint: str = "") -> str:
         return _classify_zip(blob)
     if _hdf5_user_block(blob):
         return "hdf5"
+    if hint == "pickle":
+        # The parent says a loader unpickles these bytes (a NumPy object array):
+        # whatever else they look like, they are analysed as a pickle.
+        return "pickle"
     if _looks_like_onnx(blob):
         return "onnx"
     if _is_zlib(head):
@@ -136,6 +147,17 @@ def detect(blob: Blob, hint: str = "") -> str:
     if text:
         return text
     return "tensor-data" if hint == "tensor-data" else "unknown"
+
+
+def _is_torch_legacy(blob: Blob, head: bytes) -> bool:
+    try:
+        from gate.formats import torch as torchfmt  # type: ignore[attr-defined, unused-ignore]
+
+        return bool(torchfmt.is_legacy(blob))
+    except ImportError:
+        return head.startswith(TORCH_LEGACY_MAGIC)
+    except Exception:
+        return False
 
 
 def _magic(blob: Blob, head: bytes) -> str:
@@ -167,6 +189,10 @@ def _magic(blob: Blob, head: bytes) -> str:
         return "zstd"
     if head.startswith(LZ4_MAGIC):
         return "lz4"
+    if head.startswith(LZMA_ALONE_MAGIC) and len(head) >= 13:
+        return "lzma"
+    if head.startswith(b"ZF0x") and len(head) > 12 and head[12] == 0x78:
+        return "joblib"  # joblib < 0.10 "zfile": a zlib-compressed pickle behind a length prefix
     if head.startswith(zipfmt.LOCAL_SIG) or head.startswith(zipfmt.EOCD_SIG):
         return _classify_zip(blob)
     return ""
@@ -226,16 +252,10 @@ def _is_torch_zip(names: list[str]) -> bool:
     except ImportError:
         return torch_layout(names)
     try:
-        result: Any = torchfmt.classify_zip_members(names)
+        layout = torchfmt.classify_zip_members(names).get("layout", "")
     except Exception:
         return torch_layout(names)
-    if isinstance(result, dict):
-        for key in ("is_torch", "torch", "pytorch"):
-            if key in result:
-                return bool(result[key])
-        if result.get("pickles") or result.get("data_pkl"):
-            return True
-    return torch_layout(names)
+    return layout in ("pytorch-zip", "torchscript") or torch_layout(names)
 
 
 def torch_layout(names: list[str]) -> bool:

@@ -201,11 +201,28 @@ def _child_hints(fmt: str, children: list[Child]) -> list[str]:
         for i, child in enumerate(children):
             if detectmod.is_torch_storage(child.name):
                 hints[i] = "tensor-data"
+    elif fmt == "tar":
+        _torch_tar_hints(children, hints)
     elif fmt == "keras":
         for i, child in enumerate(children):
-            if child.name == "config.json":
+            if child.name in ("config.json", "metadata.json"):
                 hints[i] = "keras-config"
     return hints
+
+
+def _torch_tar_hints(children: list[Child], hints: list[str]) -> None:
+    """Legacy tar checkpoints: ``storages`` and ``tensors`` are pickles between raw bytes."""
+    try:
+        torch = importlib.import_module("gate.formats.torch")
+        layout = torch.classify_zip_members([c.name for c in children])
+    except Exception:
+        return
+    if layout.get("layout") != "pytorch-legacy-tar":
+        return
+    for i, child in enumerate(children):
+        base = child.name.strip("/").removeprefix("./")
+        if base in ("storages", "tensors"):
+            hints[i] = f"torch-tar:{base}"
 
 
 # --- parsers -----------------------------------------------------------------------------------
@@ -231,14 +248,20 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
     if fmt == "onnx":
         return _call("onnx", "parse", blob, limits)
     if fmt == "hdf5":
-        return _call("keras", "parse_hdf5", blob)
+        return _call("keras", "parse_hdf5", blob, limits)
+    if fmt == "pickle" and hint.startswith("torch-tar:"):
+        return _call("torch", "analyse_tar_member", hint.removeprefix("torch-tar:"), blob, limits)
     if fmt == "pickle":
         return _call("pickle", "parse", blob, limits)
+    if fmt == "joblib":
+        return _call("joblib", "parse", blob, limits)
     if fmt == "pytorch-legacy":
         return _call("torch", "analyse_legacy", blob, limits)
     if fmt in ("zip", "pytorch-zip", "npz", "keras"):
         report = _call("zip", "parse", blob, limits)
         report.format = fmt
+        if fmt == "pytorch-zip":
+            _torch_layout(report, [c.name for c in report.children])
         return report
     if fmt == "tar":
         return _call("tar", "parse", blob, limits)
@@ -246,18 +269,44 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("sevenzip", "parse", blob, limits)
     if fmt in detectmod.COMPRESSED_FORMATS:
         return _call("compressed", "parse", blob, limits)
-    if fmt == "json" and hint == "keras-config":
-        if blob.size > limits.max_header_bytes:
-            report = Report("json")
-            report.add(
-                "invalid_header",
-                "keras.config_too_large",
-                "high",
-                f"The Keras config is {blob.size} bytes, above the {limits.max_header_bytes}-byte limit.",
-            )
-            return report
-        return _call("keras", "parse_config", blob.read_at(0, blob.size), path.rsplit("!", 1)[-1])
+    if fmt == "json":
+        return _json(blob, limits, hint)
     return Report(fmt)
+
+
+def _torch_layout(report: Report, member_names: list[str]) -> None:
+    """What torch's layout rules say about the member names, as low-severity notes.
+
+    Every member is scanned by content whatever the layout says, so these only
+    explain how torch itself would treat the archive.
+    """
+    try:
+        torch = importlib.import_module("gate.formats.torch")
+    except ImportError:
+        return  # the notes are optional; every member is still scanned
+    layout = torch.classify_zip_members(member_names)
+    report.header["torch_layout"] = layout.get("layout", "")
+    for problem in layout.get("problems", [])[:16]:
+        report.add("archive_unsafe", "torch.layout", "low", f"PyTorch layout: {problem}.")
+
+
+def _json(blob: Blob, limits: Limits, hint: str) -> Report:
+    """A JSON member of a Keras archive, or any JSON that looks like a Keras model config."""
+    head = blob.read_at(0, 1 << 20)
+    if hint != "keras-config":
+        keras = importlib.import_module("gate.formats.keras")
+        if not keras.looks_like_config(head):
+            return Report("json")
+    if blob.size > limits.max_header_bytes:
+        report = Report("json")
+        report.add(
+            "invalid_header",
+            "keras.config_too_large",
+            "high",
+            f"The Keras config is {blob.size} bytes, above the {limits.max_header_bytes}-byte limit.",
+        )
+        return report
+    return _call("keras", "parse_config", blob.read_at(0, blob.size), "", limits)
 
 
 def _dispatch(fmt: str, blob: Blob, path: str, hint: str, state: _State) -> Report:

@@ -296,3 +296,54 @@ def test_random_mutations_never_raise() -> None:
             result = scan_blob(BytesBlob(bytes(buf)), name="fuzz", limits=limits)
             assert result.members and result.members[0]["path"] == "fuzz"
             assert not [f for f in result.findings if f.check == "scan.internal_error"]
+
+
+LAMBDA_CONFIG = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "sequential",
+        "layers": [
+            {
+                "class_name": "Lambda",
+                "config": {
+                    "name": "lambda",
+                    "function": ["4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMIAAAAfABkARQAUwApAk7p", None, None],
+                    "function_type": "lambda",
+                    "module": "__main__",
+                },
+            }
+        ],
+    },
+}
+
+
+def test_keras_archive_config_is_inspected() -> None:
+    data = zip_bytes(
+        **{
+            "config.json": json.dumps(LAMBDA_CONFIG).encode(),
+            "metadata.json": b'{"keras_version": "3.3.3"}',
+            "model.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\x00" * 64,
+        }
+    )
+    result = scan_blob(BytesBlob(data), name="model.keras")
+    assert result.format == "keras"
+    if not has_parser("keras"):
+        assert any(
+            f.check == "json.parser_unavailable" or "parser_unavailable" in f.check for f in result.findings
+        )
+        return
+    found = at(result, "model.keras!config.json")
+    assert any(f.code == "unsafe_layer" for f in found), found
+
+
+def test_numpy_object_array_pickle_is_analysed() -> None:
+    np = pytest.importorskip("numpy")
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    header_end = buf.getvalue().index(b"\n") + 1
+    data = buf.getvalue()[:header_end] + PAYLOAD4
+    result = scan_blob(BytesBlob(data), name="arr.npy")
+    assert result.format == "npy"
+    inner = [m for m in result.members if m["depth"] == 1]
+    assert inner and inner[0]["format"] == "pickle"
+    assert_pickle_blocked(result, inner[0]["path"])
