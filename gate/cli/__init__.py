@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "attest": "gate.cli.attest:attest",
     "audit": "gate.cli.audit:audit",
     "bundle": "gate.cli.bundle:bundle",
+    "check": "gate.cli.check:check",
     "collect": "gate.cli.collect:collect",
     "completion": "gate.cli.completion:completion",
     "eval": "gate.cli.eval:eval_command",

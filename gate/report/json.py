@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.policy.metadata import RuleMeta
 from gate.regotest import TestRun
+
+if TYPE_CHECKING:
+    from gate.check.runner import CheckRun
 
 
 def _dump(value: Any) -> str:
@@ -46,3 +49,20 @@ def render_tests(run: TestRun) -> str:
 def _percent(covered: set[int], missed: set[int]) -> float:
     total = len(covered) + len(missed)
     return round(100.0 * len(covered) / total, 2) if total else 100.0
+
+
+def render_check(run: CheckRun) -> str:
+    """conftest's JSON: one object per file and namespace, tab-indented."""
+    out = []
+    for result in run.results:
+        entry: dict[str, Any] = {
+            "filename": "" if result.filename == "-" else result.filename,
+            "namespace": result.namespace,
+            "successes": result.successes,
+        }
+        for kind in ("warnings", "failures", "exceptions"):
+            items = getattr(result, kind)
+            if items:
+                entry[kind] = [r.as_json() for r in items]
+        out.append(entry)
+    return json.dumps(out, indent="\t", ensure_ascii=False) + "\n"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.policy.metadata import RuleMeta
 from gate.regotest import TestRun
+
+if TYPE_CHECKING:
+    from gate.check.runner import CheckRun
 
 _NEXT = {
     "promote": "sign the attestation and promote",
@@ -103,3 +106,33 @@ def _ranges(numbers: list[int]) -> str:
             start = n
         prev = n
     return ", ".join(spans)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def check_summary(run: CheckRun) -> str:
+    """conftest's summary line: ``N tests, N passed, N warnings, N failures, N exceptions``."""
+    return (
+        f"{_plural(run.tests, 'test')}, {run.count('successes')} passed, "
+        f"{_plural(run.count('warnings'), 'warning')}, {_plural(run.count('failures'), 'failure')}, "
+        f"{_plural(run.count('exceptions'), 'exception')}"
+    )
+
+
+def render_check(run: CheckRun) -> str:
+    """conftest's standard output: ``WARN|FAIL|EXCP - file - namespace - message``, then the summary."""
+    lines: list[str] = []
+    for result in run.results:
+        where = "-" if result.filename == "-" else f"- {result.filename}"
+        namespace = f"- {result.namespace} -"
+        if result.total == 0:
+            lines.append(f"? {where} {namespace} no policies found")
+            continue
+        lines.extend(f"WARN {where} {namespace} {r.msg}" for r in result.warnings)
+        lines.extend(f"FAIL {where} {namespace} {r.msg}" for r in result.failures)
+        lines.extend(f"EXCP {where} {namespace} {r.msg}" for r in result.exceptions)
+    lines.append("")
+    lines.append(check_summary(run))
+    return "\n".join(lines) + "\n"
