@@ -80,8 +80,8 @@ def parse_time(value: Any) -> datetime | None:
 class Options:
     """What the caller asks of the attestation."""
 
-    key: VerifyKey
-    """The public key the envelopes must be signed with."""
+    key: VerifyKey | None
+    """The public key the envelopes must be signed with (None: keyless, see identity)."""
     digest: str | None = None
     """Expected subject sha256 (hex), from --artifact or --digest."""
     max_age: timedelta | None = None
@@ -96,6 +96,10 @@ class Options:
     """Accepted predicate types."""
     now: datetime | None = None
     """The current time (tests pin it)."""
+    identity: tuple[str, str] | None = None
+    """Keyless: (certificate identity, OIDC issuer) the Sigstore bundles must be signed by."""
+    staging: bool = False
+    """Keyless: trust Sigstore's staging instance instead of production."""
 
 
 @dataclass
@@ -156,24 +160,10 @@ def verify_attestations(signed: list[Signed], options: Options) -> Result:
     now = options.now or datetime.now(timezone.utc)
 
     # 1. signature: nothing in a payload is read before its signature verifies.
-    bad = [i for i, s in enumerate(signed) if dsse_verify(s.envelope, options.key) is None]
-    if bad:
-        result.checks.append(
-            Check(
-                "signature",
-                "fail",
-                f"{_label(bad[0], total)} has no signature that verifies with {options.key.source} "
-                f"(key id {options.key.keyid[:16]}): wrong key, or the payload was changed",
-            )
-        )
+    signature = _signature_check(signed, options, total)
+    result.checks.append(signature)
+    if signature.status == "fail":
         return _rest_skipped(result, "signature")
-    result.checks.append(
-        Check(
-            "signature",
-            "pass",
-            f"{total} envelope(s) signed by {options.key.source} (key id {options.key.keyid[:16]})",
-        )
-    )
 
     # 2. statement
     statements: list[dict[str, Any]] = []
@@ -195,6 +185,57 @@ def verify_attestations(signed: list[Signed], options: Options) -> Result:
     result.checks.append(_result_check(statements, options, total))
     result.checks.append(_policy_check(statements, options, total))
     return result
+
+
+def _signature_check(signed: list[Signed], options: Options, total: int) -> Check:
+    if options.key is not None:
+        key = options.key
+        bad = [i for i, s in enumerate(signed) if dsse_verify(s.envelope, key) is None]
+        if bad:
+            return Check(
+                "signature",
+                "fail",
+                f"{_label(bad[0], total)} has no signature that verifies with {key.source} "
+                f"(key id {key.keyid[:16]}): wrong key, or the payload was changed",
+            )
+        return Check(
+            "signature", "pass", f"{total} envelope(s) signed by {key.source} (key id {key.keyid[:16]})"
+        )
+    if options.identity is None:
+        raise ValueError("a key or a keyless identity is needed")
+    identity, issuer = options.identity
+    for index, item in enumerate(signed):
+        problem = _keyless_problem(item, identity, issuer, options.staging)
+        if problem:
+            return Check("signature", "fail", f"{_label(index, total)}: {problem}")
+    where = "staging" if options.staging else "production"
+    return Check(
+        "signature", "pass", f"{total} Sigstore bundle(s) signed by {identity} ({issuer}), {where} trust root"
+    )
+
+
+def _keyless_problem(item: Signed, identity: str, issuer: str, staging: bool) -> str | None:
+    """None when the bundle verifies (certificate chain, transparency log, identity), else why not."""
+    if item.bundle is None:
+        return "a bare DSSE envelope carries no certificate: verify it with --key"
+    import json
+
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import Bundle, InvalidBundle
+    from sigstore.verify import Verifier, policy
+
+    try:
+        bundle = Bundle.from_json(json.dumps(item.bundle))
+        verifier = Verifier.staging(offline=True) if staging else Verifier.production(offline=True)
+        payload_type, payload = verifier.verify_dsse(
+            bundle, policy.Identity(identity=identity, issuer=issuer)
+        )
+    except (InvalidBundle, SigstoreError, ValueError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return f"Sigstore verification failed: {lines[0] if lines else type(exc).__name__}"
+    if payload_type != item.envelope.payload_type or payload != item.envelope.payload:
+        return "the verified payload is not the envelope's"
+    return None
 
 
 def _rest_skipped(result: Result, after: str) -> Result:

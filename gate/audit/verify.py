@@ -58,10 +58,21 @@ class Report:
         }
 
 
-def verify_log(log: AuditLog, key: VerifyKey | None = None, *, strict: bool = False) -> Report:
-    """Verify *log*; with *key*, every checkpoint's signature too; *strict* re-canonicalises each entry."""
+def verify_log(
+    log: AuditLog,
+    key: VerifyKey | None = None,
+    *,
+    strict: bool = False,
+    notes: list[tuple[str, cp.Checkpoint | str]] | None = None,
+) -> Report:
+    """Verify *log*; with *key*, every checkpoint's signature too; *strict* re-canonicalises each entry.
+
+    *notes* are checkpoints kept elsewhere (label, parsed note or why it did
+    not parse), held against the chain like the stored ones.
+    """
     files = log.files()
-    parsed = log.checkpoints()
+    stored = log.checkpoints_path.name
+    parsed = [(f"{stored} line {n}", c) for n, c in log.checkpoints()] + list(notes or [])
     needed = {c.size for _, c in parsed if isinstance(c, cp.Checkpoint)}
     at_size: dict[int, bytes] = {}
     expected = 1
@@ -130,7 +141,7 @@ def _hex(value: bytes) -> str | None:
 
 def _against_checkpoints(
     log: AuditLog,
-    parsed: list[tuple[int, cp.Checkpoint | str]],
+    parsed: list[tuple[str, cp.Checkpoint | str]],
     key: VerifyKey | None,
     entries: int,
     files: int,
@@ -138,7 +149,6 @@ def _against_checkpoints(
     first: bytes | None,
     head: bytes,
 ) -> Report:
-    name = log.checkpoints_path.name
     latest = 0
     summary = {"count": len(parsed), "signatures_checked": key is not None, "latest_size": 0}
 
@@ -148,8 +158,7 @@ def _against_checkpoints(
         return Report(False, counted, files, at, detail, head=_hex(head), checkpoints=summary)
 
     origin = cp.origin_of(first.decode("ascii")) if first else None
-    for number, found in parsed:
-        where = f"{name} line {number}"
+    for where, found in parsed:
         if isinstance(found, str):
             return broken(None, f"{where}: {found}")
         if key is not None and not found.verify(key):

@@ -16,10 +16,15 @@ examples:
   gate attest verify decision.intoto.jsonl --key gate.pub --digest sha256:7f3b... --max-age 24h
   gate attest verify decision.intoto.jsonl --key gate.pub --expect-verdict any -o json
   gate attest verify vsa.dsse.jsonl --key vendor.pem --verifier-id https://vendor.example/verifier
+  gate attest verify keyless.sigstore.jsonl \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+      --certificate-identity https://github.com/org/repo/.github/workflows/gate.yml@refs/heads/main
 
 \b
 checks, in this order (the first failure is named, exit 1):
-  signature       a signature verifies with --key over the DSSE pre-authentication encoding
+  signature       a signature verifies with --key over the DSSE pre-authentication encoding, or
+                  (keyless) each Sigstore bundle verifies offline against the Sigstore trust root,
+                  its transparency-log entry, and the certificate identity and issuer given
   statement       the payload is an in-toto Statement with a subject
   subject         a subject's sha256 is the artifact's (--artifact or --digest)
   predicate-type  SLSA VSA v1 or gate's decision predicate (or --type)
@@ -66,13 +71,16 @@ def _file_sha256(path: Path) -> str:
 
 @attest.command("verify", epilog=VERIFY_EPILOG, short_help="check a signed attestation")
 @click.argument("file", metavar="FILE")
+@click.option("--key", "key_spec", metavar="PUB", help="public key or certificate (PEM file or env://VAR)")
 @click.option(
-    "--key",
-    "key_spec",
-    required=True,
-    metavar="PUB",
-    help="public key or certificate (PEM file or env://VAR)",
+    "--certificate-identity",
+    metavar="ID",
+    help="keyless: the signer identity (SAN) the Sigstore bundles' certificates must carry",
 )
+@click.option(
+    "--certificate-oidc-issuer", metavar="URL", help="keyless: the OIDC issuer the certificates must carry"
+)
+@click.option("--staging", is_flag=True, help="keyless: trust Sigstore's staging instance (testing only)")
 @click.option(
     "--artifact",
     type=click.Path(path_type=Path),
@@ -102,7 +110,10 @@ def _file_sha256(path: Path) -> str:
 @output_option()
 def verify(
     file: str,
-    key_spec: str,
+    key_spec: str | None,
+    certificate_identity: str | None,
+    certificate_oidc_issuer: str | None,
+    staging: bool,
     artifact: Path | None,
     digest: str | None,
     max_age: str | None,
@@ -126,7 +137,20 @@ def verify(
         age = parse_duration(max_age) if max_age is not None else None
     except ValueError as exc:
         raise UsageError(f"--max-age: {exc}") from None
-    key = load_verify_key(key_spec)
+    keyless = certificate_identity is not None or certificate_oidc_issuer is not None
+    if key_spec and keyless:
+        raise UsageError("give --key, or --certificate-identity with --certificate-oidc-issuer, not both")
+    if not key_spec and not (certificate_identity and certificate_oidc_issuer):
+        raise UsageError(
+            "give --key PUB, or --certificate-identity ID and --certificate-oidc-issuer URL "
+            "for keyless bundles"
+        )
+    key = load_verify_key(key_spec) if key_spec else None
+    if keyless:
+        import logging
+
+        # sigstore-python announces offline TUF mode on stderr; offline is the point here.
+        logging.getLogger("sigstore").setLevel(logging.ERROR)
     data = read_bytes(file)
     try:
         signed = parse_attestations(data)
@@ -141,6 +165,10 @@ def verify(
         policy_digest=_sha256_arg(policy_digest, "--policy-digest"),
         verifier_id=verifier_id or VERIFIER_ID,
         predicate_types=accepted,
+        identity=(certificate_identity, certificate_oidc_issuer)
+        if certificate_identity and certificate_oidc_issuer
+        else None,
+        staging=staging,
     )
     result = verify_attestations(signed, options)
     if output == "json":

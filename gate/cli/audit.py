@@ -14,6 +14,7 @@ from gate.cli.record import key_options, load_key
 from gate.errors import EXIT_BLOCK, EXIT_PROMOTE, UsageError
 
 if TYPE_CHECKING:
+    from gate.audit.checkpoint import Checkpoint
     from gate.audit.entry import Entry
     from gate.audit.log import AuditLog
 
@@ -64,8 +65,16 @@ def parse_since(text: str, option: str, now: datetime | None = None) -> datetime
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH")
 @click.option("--key", "key_spec", metavar="PUB", help="public key: also verify every checkpoint's signature")
 @click.option("--strict", is_flag=True, help="also re-canonicalise every entry (RFC 8785) and parse it fully")
+@click.option(
+    "--checkpoint",
+    "notes",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="NOTE",
+    help="a checkpoint kept elsewhere (as gate audit checkpoint printed it); repeatable",
+)
 @output_option()
-def verify(path: Path, key_spec: str | None, strict: bool, output: str) -> int:
+def verify(path: Path, key_spec: str | None, strict: bool, notes: tuple[Path, ...], output: str) -> int:
     """Verify the whole chain across rotated files and against every checkpoint.
 
     Prints valid, entries, files, broken_at and detail; broken_at is the
@@ -75,7 +84,7 @@ def verify(path: Path, key_spec: str | None, strict: bool, output: str) -> int:
     from gate.audit.verify import verify_log
 
     key = load_verify_key(key_spec) if key_spec else None
-    report = verify_log(_log(path), key, strict=strict)
+    report = verify_log(_log(path), key, strict=strict, notes=[_note(p) for p in notes])
     if output == "json":
         write(json.dumps(report.as_json(), indent=2) + "\n")
     else:
@@ -87,6 +96,16 @@ def verify(path: Path, key_spec: str | None, strict: bool, output: str) -> int:
             f"detail:    {report.detail}\n"
         )
     return EXIT_PROMOTE if report.valid else EXIT_BLOCK
+
+
+def _note(path: Path) -> tuple[str, Checkpoint | str]:
+    from gate.audit.checkpoint import CheckpointError, parse
+    from gate.document import read_bytes
+
+    try:
+        return str(path), parse(read_bytes(str(path), 64 * 1024).decode("utf-8", "replace"))
+    except CheckpointError as exc:
+        return str(path), f"not a checkpoint ({exc})"
 
 
 def _matches(entry: Entry, subject: str | None, verdict: str | None, event: str | None,

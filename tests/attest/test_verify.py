@@ -458,3 +458,69 @@ def test_real_cosign_statement_v01_verifies(tmp_path: Path, capsys: pytest.Captu
 def test_key_loaded_once_signs_many(keypair: Keys) -> None:
     assert load_signing_key(str(keypair[1])).keyid == keypair[0].keyid
     assert generate_key().keyid != keypair[0].keyid
+
+
+# --- keyless (Sigstore bundles, verified offline against the bundled trust roots) ---
+
+BCR_IDENTITY = (
+    "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/tags/v0.0.1"
+)
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+BEACON = (
+    "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/"
+    ".github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
+)
+
+
+def _keyless(capsys: pytest.CaptureFixture[str], path: Path, identity: str, *extra: str) -> Run:
+    return run_cli(
+        capsys, "attest", "verify", str(path), "--certificate-identity", identity,
+        "--certificate-oidc-issuer", GITHUB_ISSUER, *extra,
+    )  # fmt: skip
+
+
+def test_keyless_production_bundle_verifies_by_identity(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = shared("sigstore", "bcr-slsa-provenance")
+    slsa = ("--type", "https://slsa.dev/provenance/v1", "--artifact", str(folder / "MODULE.bazel"))
+
+    good = _keyless(capsys, folder / "MODULE.bazel.intoto.jsonl", BCR_IDENTITY, *slsa)
+    wrong = _keyless(
+        capsys, folder / "MODULE-wrong-signer.bazel.intoto.jsonl", BCR_IDENTITY, *slsa, "-o", "json"
+    )
+
+    assert good.code == 0, good.out
+    assert good.err == ""
+    report = json.loads(wrong.out)
+    assert report["failed_check"] == "signature"
+    assert "Certificate's SANs do not match" in report["detail"]
+    assert "loosebazooka" in report["detail"]
+
+
+def test_keyless_staging_dsse_bundle_and_a_subject_that_is_not_the_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bundle = shared("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json")
+    other = shared("sigstore", "a.dsse.staging-rekor-v2.txt")
+    slsa = ("--type", "https://slsa.dev/provenance/v1", "--staging")
+
+    signed = _keyless(capsys, bundle, BEACON, *slsa)
+    mismatch = _keyless(capsys, bundle, BEACON, *slsa, "--artifact", str(other))
+    production = _keyless(capsys, bundle, BEACON, "--type", "https://slsa.dev/provenance/v1")
+
+    assert signed.code == 0, signed.out
+    assert _failed(mismatch) == "subject"
+    assert _failed(production) == "signature"
+
+
+def test_keyless_needs_a_bundle_not_a_bare_envelope(capsys: pytest.CaptureFixture[str]) -> None:
+    run = _keyless(capsys, shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl"), BCR_IDENTITY)
+
+    assert _failed(run) == "signature"
+    assert "carries no certificate: verify it with --key" in run.out
+
+
+def test_verify_needs_a_key_or_an_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "attest", "verify", str(tmp_path / "x.jsonl"))
+
+    assert run.code == 2
+    assert "give --key PUB, or --certificate-identity ID and --certificate-oidc-issuer URL" in run.err

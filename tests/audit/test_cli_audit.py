@@ -270,3 +270,35 @@ def test_a_missing_input_is_reported_not_replayable(
     assert run.code == 0
     assert report["not_replayable"] >= 1
     assert "cannot read" in report["errors"][0]["detail"]
+
+
+def test_a_checkpoint_kept_elsewhere_catches_a_cut_of_log_and_checkpoints(
+    recorded: Path, keys: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    note = tmp_path / "shipped-checkpoint.txt"
+    note.write_text(run_cli(capsys, "audit", "checkpoint", str(recorded), "--key", str(keys[0])).out)
+    # Someone with write access cuts the last 3 entries and deletes the local checkpoints.
+    lines = recorded.read_bytes().splitlines(keepends=True)
+    recorded.write_bytes(b"".join(lines[:-3]))
+    recorded.with_name(recorded.name + ".checkpoints").unlink()
+
+    local = run_cli(capsys, "audit", "verify", str(recorded), "--key", str(keys[1]), "-o", "json")
+    shipped = run_cli(
+        capsys,
+        "audit",
+        "verify",
+        str(recorded),
+        "--key",
+        str(keys[1]),
+        "--checkpoint",
+        str(note),
+        "-o",
+        "json",
+    )
+
+    assert json.loads(local.out)["valid"] is True  # nothing local is left to tell
+    report = json.loads(shipped.out)
+    assert shipped.code == 1
+    assert report["broken_at"] == len(lines) - 2
+    assert f"{note}: the checkpoint signed at" in report["detail"]
+    assert "were cut" in report["detail"]
