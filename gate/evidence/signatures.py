@@ -43,6 +43,9 @@ entry for the recorded signature verified against the trust root's log keys
 (from the bundle's inclusion proof / SET: the log's own signed evidence);
 ``consulted`` is always false here, because gate never queries Rekor online.
 ``integrated_time`` and ``log_index`` come only from a verified entry.
+``signed_timestamp`` is the earliest verified RFC 3161 timestamp-authority
+time of a bundle (Rekor v2 bundles carry no integrated time); the policy
+accepts either as the anchor of a short-lived certificate.
 """
 
 from __future__ import annotations
@@ -128,6 +131,8 @@ class Verified:
     cert_not_after: str = ""
     key_sha256: str = ""
     """For key-based signatures: sha256 of the public key (DER SubjectPublicKeyInfo)."""
+    signed_timestamp: str = ""
+    """Earliest verified RFC 3161 timestamp-authority time over the signature (bundles)."""
     tlog: dict[str, Any] = field(default_factory=dict)
     payload_type: str = ""
     payload: bytes = b""
@@ -381,7 +386,26 @@ def verify_bundle(
         found.tlog["integrated_time"] = _rfc3339(
             datetime.fromtimestamp(int(entry.integrated_time), tz=timezone.utc)
         )
+    found.signed_timestamp = _tsa_time(verifier, bundle)
     return found
+
+
+def _tsa_time(verifier: Any, bundle: Any) -> str:
+    """The earliest verified timestamp-authority time in *bundle*, or "".
+
+    Called only after the bundle verified (sigstore-python then checked these
+    times against the certificate's validity); the responses are verified
+    again here against the trust root's timestamp authorities.
+    """
+    data = bundle.verification_material.timestamp_verification_data
+    if data is None or not data.rfc3161_timestamps:
+        return ""
+    try:
+        results = verifier._verify_timestamp_authority(bundle)
+    except Exception:
+        return ""
+    times = [r.time for r in results]
+    return _rfc3339(min(times)) if times else ""
 
 
 # ---------------------------------------------------------------- cosign layers
@@ -1023,6 +1047,8 @@ def signature_section(
         section["issuer"] = chosen.issuer
         section["cert_not_before"] = chosen.cert_not_before
         section["cert_not_after"] = chosen.cert_not_after
+        if chosen.signed_timestamp:
+            section["signed_timestamp"] = chosen.signed_timestamp
     section["tlog"] = dict(chosen.tlog)
     section["rejected"] = rejected
     return section

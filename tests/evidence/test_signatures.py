@@ -539,3 +539,28 @@ def test_sections_always_fit_the_input_schema() -> None:
 
     assert schemas.problems("input", document) == []
     assert BUNDLE_MEDIA_PREFIX in BUNDLE_TYPE
+
+
+def test_rekor_v2_bundle_is_anchored_by_its_timestamp_authority(deciders: dict[str, Decider]) -> None:
+    # Rekor v2 entries carry no integrated time; the verified RFC 3161 time anchors the certificate.
+    artifact = (SIGSTORE / "staging-rekor-v2.txt").read_bytes()
+    subject = digest_of(artifact)
+    store = Store()
+    referrer = _bundle_referrer(
+        store, (SIGSTORE / "staging-rekor-v2.txt.sigstore.json").read_bytes(), subject
+    )
+    options = _staging(identity="jku@goto.fi", issuer="https://github.com/login/oauth")
+
+    section = collect_signatures(subject, store.blobs, options, Collection(), referrers=[referrer])
+
+    assert section["verified"] is True and section["identity"] == "jku@goto.fi"
+    assert section["tlog"] == {"reachable": True, "consulted": False, "log_index": 645}
+    assert section["signed_timestamp"] == "2025-06-09T11:57:38Z"
+    assert section["cert_not_after"] == "2025-06-09T12:07:35Z"
+    operator = {
+        "expected_signer_identity": "jku@goto.fi",
+        "expected_oidc_issuer": "https://github.com/login/oauth",
+    }
+    assert decide_with(deciders, subject, operator=operator, signature=section) == {"all_gates_passed"}
+    unanchored = {k: v for k, v in section.items() if k != "signed_timestamp"}
+    assert decide_with(deciders, subject, operator=operator, signature=unanchored) == {"expired_cert"}

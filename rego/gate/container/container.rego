@@ -263,21 +263,27 @@ _matches_expected(actual, expected) if {
 
 _cert_not_after := lib.timestamp_ns(_signature.cert_not_after)
 
-# A transparency-log entry anchors the signature when its integrated time
+# A verified time anchors the signature when it falls inside the
+# certificate's validity window: the transparency log's integrated time
 # (recorded only for an entry whose inclusion verified, online or from the
-# bundle's signed timestamp) falls inside the certificate's validity window.
-_integrated_ns := lib.timestamp_ns(_signature.tlog.integrated_time)
+# bundle's signed entry timestamp), or the generation time of a verified
+# RFC 3161 timestamp-authority response over the signature (Rekor v2
+# bundles carry no integrated time).
+_anchor_times contains t if t := lib.timestamp_ns(_signature.tlog.integrated_time)
+
+_anchor_times contains t if t := lib.timestamp_ns(_signature.signed_timestamp)
 
 _cert_not_before_ns := lib.timestamp_ns(_signature.cert_not_before)
 
 tlog_anchored if {
-	_integrated_ns <= _cert_not_after
-	not _integrated_before_not_before
+	some t in _anchor_times
+	t <= _cert_not_after
+	not _before_not_before(t)
 }
 
-_integrated_before_not_before if _integrated_ns < _cert_not_before_ns
+_before_not_before(t) if t < _cert_not_before_ns
 
-_integrated_before_not_before if {
+_before_not_before(_) if {
 	_signature.cert_not_before
 	not _cert_not_before_ns
 }

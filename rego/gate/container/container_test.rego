@@ -634,3 +634,27 @@ test_key_method_needs_a_key_digest if {
 	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig}])
 	{"wrong_identity", "wrong_issuer", "expired_cert"} == {r | some r in reasons_of(doc)}
 }
+
+# --- a timestamp authority's verified time anchors like the log's integrated time ---
+
+_tsa_signature := object.union(
+	json.remove(good.evidence.signature, ["tlog/integrated_time"]),
+	{"signed_timestamp": "2026-11-22T09:55:00Z"},
+)
+
+test_timestamp_authority_time_anchors_an_expired_certificate if {
+	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": _tsa_signature}])
+	reasons_of(doc) == ["all_gates_passed"]
+}
+
+test_timestamp_authority_time_outside_the_validity_does_not_anchor if {
+	late := object.union(_tsa_signature, {"signed_timestamp": "2026-11-22T10:30:00Z"})
+	early := object.union(_tsa_signature, {"signed_timestamp": "2026-11-22T09:00:00Z"})
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": late}])) == ["expired_cert"]
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": early}])) == ["expired_cert"]
+}
+
+test_no_verified_time_leaves_the_expired_certificate_unanchored if {
+	sig := json.remove(_tsa_signature, ["signed_timestamp"])
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig}])) == ["expired_cert"]
+}
