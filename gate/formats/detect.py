@@ -8,7 +8,7 @@ satisfy several of them:
    opens is decided by these first bytes; a compressed stream wrapping a tar is
    ``tar``.
 2. **safetensors** (a little-endian header length, then ``{``).
-3. **pickle protocol 2+** (``\\x80`` + protocol, confirmed by a trial walk of
+3. **pickle with a PROTO header** (``\\x80`` + protocol 0-5, confirmed by a trial walk of
    the opcodes so random tensor bytes do not qualify). ``torch.load`` unpickles
    anything that does not start with a zip local header, so a pickle at offset
    0 wins over a zip found at the tail (that zip is then appended data).
@@ -123,12 +123,16 @@ def detect(blob: Blob, hint: str = "") -> str:
         return magic
     if _is_safetensors(head, size):
         return "safetensors"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and trial_pickle(blob, 0):
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5 and _headed_pickle(blob):
         return "pytorch-legacy" if _is_torch_legacy(blob, head) else "pickle"
     if _is_tar(head):
         return "tar"
     if _looks_like_old_pickle(blob, head):
         return "pickle"
+    if hint == "tensor-data":
+        # A PyTorch storage: the loader copies it into a tensor and never parses
+        # it. Only a pickle (checked above) matters; the rest is not read.
+        return "tensor-data"
     if zipfmt.find_eocd(blob) is not None and zipfmt.looks_like(blob):
         return _classify_zip(blob)
     if _hdf5_user_block(blob):
@@ -356,18 +360,30 @@ def trial_pickle(blob: Blob, offset: int, window: int = TRIAL_WINDOW, strict: bo
     return (imports > 0 and called) if strict else imports > 0
 
 
-def _looks_like_old_pickle(blob: Blob, head: bytes) -> bool:
-    if not head or head[0] not in _PROTO01_FIRST:
-        return False
+def _analyser_says_pickle(blob: Blob) -> bool:
+    """The pickle analyser's own sniffing, when it is installed (a failure counts as yes)."""
     try:
         from gate.formats import pickle as picklefmt  # type: ignore[attr-defined, unused-ignore]
-
-        return bool(picklefmt.looks_like_pickle(blob, 0))
     except ImportError:
-        pass
+        return False
+    try:
+        return bool(picklefmt.looks_like_pickle(blob, 0))
     except Exception:
         return True
-    return trial_pickle(blob, 0) and _walks_clean_or_imports(blob)
+
+
+def _headed_pickle(blob: Blob) -> bool:
+    # PROTO with any protocol 0-5 is accepted by the unpickler, so \x80\x00 and
+    # \x80\x01 count too. Either sniffer saying yes is enough.
+    return trial_pickle(blob, 0) or _analyser_says_pickle(blob)
+
+
+def _looks_like_old_pickle(blob: Blob, head: bytes) -> bool:
+    if not head:
+        return False
+    if head[0] in _PROTO01_FIRST and trial_pickle(blob, 0) and _walks_clean_or_imports(blob):
+        return True
+    return _analyser_says_pickle(blob)
 
 
 def _walks_clean_or_imports(blob: Blob) -> bool:

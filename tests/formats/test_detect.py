@@ -198,3 +198,14 @@ def test_every_result_is_a_documented_format() -> None:
     for _ in range(300):
         data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 700)))
         assert fmt(data) in FORMATS
+
+
+@pytest.mark.parametrize("proto", [b"\x80\x00", b"\x80\x01", b"\x80\x02"])
+def test_low_protocol_headers_are_pickles(proto: bytes) -> None:
+    # The unpickler accepts PROTO with any protocol up to 5.
+    assert fmt(proto + PAYLOAD) == "pickle"
+
+
+def test_tensor_storages_are_not_read_past_the_pickle_checks() -> None:
+    assert fmt(b'{"a": 1}', "tensor-data") == "tensor-data"
+    assert fmt(PAYLOAD, "tensor-data") == "pickle"
