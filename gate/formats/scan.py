@@ -269,8 +269,9 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("sevenzip", "parse", blob, limits)
     if fmt in detectmod.COMPRESSED_FORMATS:
         return _call("compressed", "parse", blob, limits)
-    if fmt == "json":
-        return _json(blob, limits, hint)
+    if fmt in ("json", "text"):
+        # A JSON file too large for the JSON sniff is "text": a Keras config still goes to the keras parser.
+        return _json(blob, limits, hint, fmt)
     return Report(fmt)
 
 
@@ -290,15 +291,17 @@ def _torch_layout(report: Report, member_names: list[str]) -> None:
         report.add("archive_unsafe", "torch.layout", "low", f"PyTorch layout: {problem}.")
 
 
-def _json(blob: Blob, limits: Limits, hint: str) -> Report:
+def _json(blob: Blob, limits: Limits, hint: str, fmt: str) -> Report:
     """A JSON member of a Keras archive, or any JSON that looks like a Keras model config."""
     head = blob.read_at(0, 1 << 20)
     if hint != "keras-config":
+        if head.lstrip()[:1] != b"{":
+            return Report(fmt)
         keras = importlib.import_module("gate.formats.keras")
         if not keras.looks_like_config(head):
-            return Report("json")
+            return Report(fmt)
     if blob.size > limits.max_header_bytes:
-        report = Report("json")
+        report = Report(fmt)
         report.add(
             "invalid_header",
             "keras.config_too_large",

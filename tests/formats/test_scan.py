@@ -347,3 +347,12 @@ def test_numpy_object_array_pickle_is_analysed() -> None:
     inner = [m for m in result.members if m["depth"] == 1]
     assert inner and inner[0]["format"] == "pickle"
     assert_pickle_blocked(result, inner[0]["path"])
+
+
+def test_large_keras_config_is_still_inspected(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate.formats import detect
+
+    monkeypatch.setattr(detect, "MAX_JSON_SNIFF", 100)
+    data = zip_bytes(**{"config.json": json.dumps(LAMBDA_CONFIG).encode(), "metadata.json": b"{}"})
+    result = scan_blob(BytesBlob(data), name="model.keras")
+    assert any(f.code == "unsafe_layer" for f in at(result, "model.keras!config.json"))
