@@ -83,6 +83,11 @@ def _cpu_count() -> int:
     help="log the (masked) input, or only its sha256 digest",
 )
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=4 * 1024 * 1024, show_default=True)
+@click.option(
+    "--attest-key",
+    metavar="KEY",
+    help="ECDSA P-256 private key (PEM path or env://VAR): /v1/gate/eval also returns signed attestations",
+)
 @click.option("--graceful-timeout", type=click.IntRange(0), default=30, show_default=True, metavar="SECONDS")
 def serve(
     addr: str,
@@ -96,6 +101,7 @@ def serve(
     mask: tuple[str, ...],
     log_input: str,
     max_body_bytes: int,
+    attest_key: str | None,
     graceful_timeout: int,
 ) -> int:
     """Serve data.gate.main.decision (and every data path) as an OPA sidecar would."""
@@ -115,6 +121,7 @@ def serve(
         engine=engine,
         token_file=token_file,
         max_body_bytes=max_body_bytes,
+        attest_key=attest_key,
         decision_log=DecisionLogConfig(
             path=decision_log, url=decision_log_url, masks=mask, include_input=log_input == "masked"
         ),

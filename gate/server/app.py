@@ -157,6 +157,17 @@ class Service:
         # The same revision `gate bundle build` gives the same policies and profile.
         manifest = dict(bundle_files(BundleSpec(root, self.profile)))[".manifest"]
         self.revision = str(json.loads(manifest)["revision"])
+        self.signer: Any = None
+        if config.attest_key:
+            from gate.attest.keys import load_signing_key
+            from gate.attest.statement import policy_digest
+
+            if self.profile is None:
+                raise UsageError(
+                    "--attest-key needs --profile: an attestation names the profile it decided under"
+                )
+            self.signer = load_signing_key(config.attest_key)
+            self.policy_digest = policy_digest(self.policies, self.profile)
         labels = {"id": str(uuid.uuid4()), "version": __version__, "app": "gate"}
         self.log = DecisionLog(config.decision_log, labels, {"gate": {"revision": self.revision}})
 
@@ -261,6 +272,8 @@ class Service:
             return _error(500, "internal_error", f"the decision does not match its schema: {problems[0]}")
         elapsed = time.perf_counter_ns() - started
         answer: dict[str, Any] = {"decision_id": decision_id, "result": decision}
+        if self.signer is not None:
+            answer["attestation"] = self._attest(document, decision)
         if self.log.enabled:
             self.log.record(
                 decision_id=decision_id,
@@ -273,6 +286,28 @@ class Service:
                 metrics={"timer_rego_query_eval_ns": elapsed},
             )
         return _json(answer, pretty=_flag(request, "pretty"))
+
+    def _attest(self, document: JsonDocument, decision: dict[str, Any]) -> list[Any]:
+        """The signed DSSE envelopes (SLSA VSA, then gate's decision predicate)."""
+        from gate.attest.sign import attest_decision
+        from gate.attest.statement import DecisionRecord
+
+        cve_delta = None
+        if self.profile is not None and self.profile.settings.get("policy") == "container":
+            try:
+                cve_delta = self.engine.evaluate("data.gate.container.cve_delta", document)
+            except EngineError:  # undefined without usable scans
+                cve_delta = None
+        record = DecisionRecord(
+            document=document,
+            decision=decision,
+            policy=self.policy_digest,
+            engine=self.config.engine,
+            cve_delta=cve_delta,
+            actor=None,
+        )
+        data = attest_decision(record, key=self.signer, fmt="dsse")
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
 
     # --- introspection -----------------------------------------------------
 

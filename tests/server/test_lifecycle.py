@@ -104,6 +104,7 @@ def test_no_profile_serves_profile_missing(tmp_path: Path) -> None:
         (["--mask", "input/x"], "a JSON pointer starts with /"),
         (["--mask", "/gate/now"], "mask a field under /input/... or /result/..."),
         (["--decision-log-url", "ftp://x"], "expected an http(s) URL"),
+        (["--attest-key", "missing.pem"], "--attest-key needs --profile"),
     ],
 )
 def test_startup_refusals_are_one_line(args: list[str], message: str) -> None:
@@ -216,3 +217,44 @@ def test_root_is_importable_without_the_server_extra() -> None:
     )
     assert run.out.strip().endswith("False")
     assert ROOT.is_dir()
+
+
+def test_gate_eval_endpoint_returns_a_signed_attestation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.helpers import run_cli
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = tmp_path / "gate.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    public = tmp_path / "gate.pub"
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    server = start_server(
+        tmp_path, "--profile", "nim-promotion", "--workers", "1", "--attest-key", str(private)
+    )
+    try:
+        answer = requests.post(
+            f"{server.url}/v1/gate/eval",
+            json={"input": good_input()},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        ).json()
+    finally:
+        server.stop()
+    assert answer["result"]["verdict"] == "promote"
+    assert len(answer["attestation"]) == 2
+    lines = tmp_path / "decision.intoto.jsonl"
+    lines.write_text("".join(json.dumps(envelope) + "\n" for envelope in answer["attestation"]))
+    run = run_cli(capsys, "attest", "verify", str(lines), "--key", str(public))
+    assert run.code == 0, run.out + run.err
