@@ -524,3 +524,14 @@ def test_verify_needs_a_key_or_an_identity(tmp_path: Path, capsys: pytest.Captur
 
     assert run.code == 2
     assert "give --key PUB, or --certificate-identity ID and --certificate-oidc-issuer URL" in run.err
+
+
+def test_bad_max_age_is_usage(tmp_path: Path, keypair: Keys, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _attest(capsys, tmp_path, keypair)
+
+    run = _verify(capsys, path, keypair[2], "--max-age", "soon")
+
+    assert run.code == 2
+    assert run.err_lines == [
+        "gate: error: --max-age: 'soon' is not a duration (examples: 90s, 30m, 24h, 7d, 1h30m)"
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gate import schemas
 from gate.decide import Decider
 from gate.document import load_input
 from gate.profile import load_profile
@@ -60,6 +61,7 @@ def test_every_decision_is_recorded_with_its_input(
         stored = recorded.parent / "inputs" / (data["input_digest"].removeprefix("sha256:") + ".json")
         assert stored.read_bytes() == (CONTAINER_FIXTURES / f"{example}.input.json").read_bytes()
         assert entry["subject_digest"].startswith("sha256:")
+        assert schemas.problems("audit-entry", entry) == []
 
 
 def test_attestation_digest_names_the_attestation_file(
@@ -302,3 +304,26 @@ def test_a_checkpoint_kept_elsewhere_catches_a_cut_of_log_and_checkpoints(
     assert report["broken_at"] == len(lines) - 2
     assert f"{note}: the checkpoint signed at" in report["detail"]
     assert "were cut" in report["detail"]
+
+
+def test_replay_with_a_candidate_policy_dir(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from tests.helpers import REGO
+
+    candidate = tmp_path / "rego-candidate"
+    shutil.copytree(REGO, candidate)
+
+    run = run_cli(
+        capsys, "replay", "--audit-log", str(recorded), "--profile", "nim-promotion",
+        "--policy-dir", str(candidate), "-o", "json",
+    )  # fmt: skip
+    recorded_digest = json.loads(run_cli(capsys, "audit", "show", str(recorded), "-o", "json").out)[0]
+
+    report = json.loads(run.out)
+    assert run.code == 0, run.err
+    assert report["changed"] == 0 and report["replayed"] == len(container_examples())
+    # The same Rego text in another directory is the same policy.
+    assert report["policy_digest"] == recorded_digest["data"]["policy_digest"]
