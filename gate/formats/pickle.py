@@ -343,7 +343,12 @@ OPNAMES: dict[int, str] = {
 }
 
 CALL_OPS = frozenset({"REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD"})
-_HEADERLESS_START = frozenset(b"(]})NIJKLFGSTUVXcPd")
+# Every opcode a stream can start with when it has no PROTO header: the C unpickler does
+# not require PROTO, so protocol 2-5 opcodes (\x8c SHORT_BINUNICODE, \x95 FRAME, ...) can
+# open a headerless stream too. Only opcodes that need a stack, mark or memo are left out.
+_HEADERLESS_START = frozenset(
+    b"(]})NIJKLMFGSTUVXBCPc\x82\x83\x84\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f\x95\x96\x97"
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -1694,6 +1699,24 @@ def _stream_findings(machine: Machine, info: StreamInfo, index: int) -> None:
         )
 
 
+def _persistent_keys(streams: list[StreamInfo], cap: int = 64) -> list[str]:
+    """The storage keys torch-style persistent ids name (``('storage', type, key, ...)``), bounded."""
+    keys: list[str] = []
+    for info in streams:
+        for pid in info.persistent_ids:
+            if len(keys) >= cap:
+                return keys
+            if isinstance(pid, Seq) and len(pid.items) >= 3 and isinstance(pid.items[2], Str):
+                text = pid.items[2].text
+                if isinstance(text, bytes):
+                    text = text.decode("latin-1")
+                if text is not None:
+                    keys.append(text[:256])
+            elif isinstance(pid, str):
+                keys.append(pid[:256])
+    return keys
+
+
 def _fill_header(
     report: Report, machine: Machine, streams: list[StreamInfo], trailing: int, end: int
 ) -> None:
@@ -1710,6 +1733,7 @@ def _fill_header(
         "globals": globals_list,
         "globals_count": len(machine.globals_seen),
         "persistent_ids": sum(s.persistent_count for s in streams),
+        "persistent_keys": _persistent_keys(streams),
         "stop_reached": bool(streams) and all(s.stop for s in streams),
         "end": end,
         "trailing_bytes": trailing,

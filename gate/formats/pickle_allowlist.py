@@ -38,6 +38,7 @@ TORCH_REBUILD = frozenset(
         "torch._utils._rebuild_device_tensor_from_numpy",
         "torch._utils._rebuild_device_tensor_from_cpu_tensor",
         "torch._tensor._rebuild_from_type_v2",
+        "torch.tensor._rebuild_from_type_v2",  # torch < 1.10 wrote the module without the underscore
         "torch.serialization._get_layout",
         "torch.Size",
         "torch.Tensor",
@@ -216,7 +217,62 @@ SKLEARN_HELPERS = frozenset(
     }
 )
 
-ALLOWED = TORCH_REBUILD | TORCH_DTYPES | TORCH_STORAGES | STDLIB | NUMPY | JOBLIB | SKLEARN_HELPERS
+# -- SciPy sparse matrices (fitted text vectorisers, sparse coefficients) --------------
+SCIPY_SPARSE = frozenset(
+    f"scipy.sparse.{mod}.{kind}_{suffix}"
+    for mod, kind in (
+        ("_csr", "csr"),
+        ("_csc", "csc"),
+        ("_coo", "coo"),
+        ("_bsr", "bsr"),
+        ("_dia", "dia"),
+        ("_lil", "lil"),
+        ("_dok", "dok"),
+        ("csr", "csr"),
+        ("csc", "csc"),
+        ("coo", "coo"),
+    )
+    for suffix in ("matrix", "array")
+)
+
+# -- Training metadata people save next to weights -----------------------------------
+# Hugging Face ``training_args.bin`` (a pickled TrainingArguments dataclass and its enums),
+# Lightning hyper-parameter dicts, torch's version string. Dataclasses and enums: rebuilt by
+# NEWOBJ + a __dict__ update or by value lookup; their constructors and state run no code.
+TRAINING_METADATA = frozenset(
+    {
+        "torch.torch_version.TorchVersion",
+        "transformers.training_args.TrainingArguments",
+        "transformers.training_args.OptimizerNames",
+        "transformers.training_args_seq2seq.Seq2SeqTrainingArguments",
+        "transformers.trainer_utils.IntervalStrategy",
+        "transformers.trainer_utils.SaveStrategy",
+        "transformers.trainer_utils.SchedulerType",
+        "transformers.trainer_utils.HubStrategy",
+        "transformers.trainer_utils.FSDPOption",
+        "transformers.debug_utils.DebugOption",
+        "transformers.trainer_pt_utils.AcceleratorConfig",
+        "accelerate.utils.dataclasses.DistributedType",
+        "trl.trainer.sft_config.SFTConfig",
+        "trl.trainer.dpo_config.DPOConfig",
+        "trl.trainer.grpo_config.GRPOConfig",
+        "lightning_fabric.utilities.data.AttributeDict",
+        "lightning.fabric.utilities.data.AttributeDict",
+        "pytorch_lightning.utilities.parsing.AttributeDict",
+    }
+)
+
+ALLOWED = (
+    TORCH_REBUILD
+    | TORCH_DTYPES
+    | TORCH_STORAGES
+    | STDLIB
+    | NUMPY
+    | JOBLIB
+    | SKLEARN_HELPERS
+    | SCIPY_SPARSE
+    | TRAINING_METADATA
+)
 
 # A class (CapWords name, no dotted attribute path, no dunder module) from one of these
 # module trees is reconstruction state, not code: fitted scikit-learn estimators and
@@ -239,6 +295,7 @@ CLASS_NAMESPACE_EXCEPTIONS = (
 HIGHER_ORDER: dict[str, tuple[int, ...]] = {
     "copyreg._reconstructor": (0, 1),
     "torch._tensor._rebuild_from_type_v2": (0, 1),
+    "torch.tensor._rebuild_from_type_v2": (0, 1),
     "torch._utils._rebuild_wrapper_subclass": (0,),
     "collections.defaultdict": (0,),
     "numpy.core.multiarray._reconstruct": (0,),

@@ -640,6 +640,33 @@ def test_sniffing_finds_payload_that_breaks_after_calling() -> None:
     assert looks_like_pickle(BytesBlob(headless_import))
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        # protocol-4 opcodes without any PROTO header: the C unpickler runs these as they are
+        stack_global("os", "system") + u("id") + b"\x85R.",
+        frame(stack_global("os", "system") + u("id") + b"\x85R."),
+        b"\x88" + b"0" + stack_global("os", "system") + u("id") + b"\x85R.",
+        # PROTO 0 and 1 are legal headers too
+        proto(0) + call0("os", "system", "id"),
+        proto(1) + call0("os", "system", "id"),
+    ],
+)
+def test_headerless_streams_starting_with_any_opcode_are_found(data: bytes) -> None:
+    assert looks_like_pickle(BytesBlob(data))
+    assert_dangerous(scan(data), "os", "system")
+
+
+def test_scipy_sparse_and_training_metadata_are_clean() -> None:
+    sparse = pytest.importorskip("scipy.sparse", reason="scipy comes with scikit-learn in the dev extra")
+    np = pytest.importorskip("numpy")
+    obj = {"csr": sparse.csr_matrix(np.eye(3)), "coo": sparse.coo_array(np.eye(2))}
+    for protocol in (2, 4, 5):
+        assert_clean(scan(pickle.dumps(obj, protocol=protocol)))
+    torch = pytest.importorskip("torch")
+    assert_clean(scan(pickle.dumps({"torch_version": torch.__version__}, protocol=2)))
+
+
 def test_sniffing_at_an_offset_finds_an_appended_pickle() -> None:
     data = b"GGUF" + bytes(100) + call4("os", "system", "id")
     assert not looks_like_pickle(BytesBlob(data))
@@ -687,6 +714,7 @@ def test_header_summarises_the_stream() -> None:
     header = report.header
     assert header["protocols"] == [2]
     assert header["persistent_ids"] == 1
+    assert header["persistent_keys"] == ["0"]
     assert header["stop_reached"] is True
     assert {g["module"] + "." + g["name"] for g in header["globals"]} >= {"torch._utils._rebuild_tensor_v2"}
     assert all(g["classification"] == SAFE for g in header["globals"])
