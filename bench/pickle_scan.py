@@ -71,12 +71,14 @@ def time_gate(path: Path) -> tuple[float, int]:
     return elapsed, len(bad)
 
 
-def time_tool(argv: list[str]) -> float | None:
-    if shutil.which(argv[0]) is None:
+def time_tool(argv: list[str]) -> tuple[float, int] | None:
+    """Wall time and exit code of an external scanner, or None when it is not installed."""
+    exe = shutil.which(argv[0]) or str(Path(sys.executable).parent / argv[0])
+    if not Path(exe).exists():
         return None
     start = time.perf_counter()
-    subprocess.run(argv, capture_output=True, timeout=1800, check=False)
-    return time.perf_counter() - start
+    done = subprocess.run([exe, *argv[1:]], capture_output=True, timeout=1800, check=False)
+    return time.perf_counter() - start, done.returncode
 
 
 def line(label: str, size: int, seconds: float, extra: str = "") -> None:
@@ -89,30 +91,28 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        files: list[tuple[str, Path]] = []
         big = Path(tmp) / "legacy-style.pkl"
         legacy_style(big, args.mb)
-        size = big.stat().st_size
-        seconds, bad = time_gate(big)
-        line("gate: legacy-style BINBYTES + globals", size, seconds, f"findings={bad}")
+        files.append(("legacy-style BINBYTES + globals", big))
         small = Path(tmp) / "small-values.pkl"
         small_values(small)
-        seconds, bad = time_gate(small)
-        line("gate: many small values (opcode-bound)", small.stat().st_size, seconds, f"findings={bad}")
+        files.append(("many small values (opcode-bound)", small))
         ckpt = Path(tmp) / "legacy.pt"
         if torch_legacy(ckpt):
-            seconds, bad = time_gate(ckpt)
-            line("gate: torch legacy checkpoint (50 x 4 MB)", ckpt.stat().st_size, seconds, f"findings={bad}")
+            files.append(("torch legacy checkpoint (50 x 4 MB)", ckpt))
         else:
             print("torch not installed: legacy checkpoint skipped")
-        for name, argv in (
-            ("picklescan", ["picklescan", "-p", str(big)]),
-            ("modelscan", ["modelscan", "-p", str(big)]),
-        ):
-            elapsed = time_tool(argv)
-            if elapsed is None:
-                print(f"{name}: not installed")
-            else:
-                line(f"{name}: legacy-style BINBYTES + globals", size, elapsed)
+        for label, path in files:
+            size = path.stat().st_size
+            seconds, bad = time_gate(path)
+            line(f"gate: {label}", size, seconds, f"findings={bad}")
+            for name in ("picklescan", "modelscan"):
+                measured = time_tool([name, "-p", str(path)])
+                if measured is None:
+                    print(f"{name}: not installed")
+                else:
+                    line(f"{name}: {label}", size, measured[0], f"exit={measured[1]} (includes start-up)")
 
 
 if __name__ == "__main__":

@@ -511,7 +511,6 @@ class Machine:
         self.frame_end: int | None = None
         self.stream_index = 0
         self.skipped_regions: list[tuple[int, int]] = []
-        self.op_end = -1
         self.buried = 0
         """Values under the current mark (in the metastack)."""
         self.handlers: dict[str, Callable[[str, int], None]] = {
@@ -583,6 +582,10 @@ class Machine:
             "NEXT_BUFFER": self._op_next_buffer,
             "READONLY_BUFFER": self._op_readonly_buffer,
         }
+
+        self.table: list[tuple[str, Callable[[str, int], None]] | None] = [None] * 256
+        for code, opname in OPNAMES.items():
+            self.table[code] = (opname, self.handlers.get(opname, self._op_stop))
 
     # -- findings ------------------------------------------------------------------
 
@@ -860,7 +863,7 @@ class Machine:
         self.frame_end = None
         ops = 0
         max_ops = self.max_ops
-        handlers = self.handlers
+        table = self.table
         off = start
         try:
             while True:
@@ -884,18 +887,17 @@ class Machine:
                 if ops > max_ops:
                     info.limit_hit = True
                     raise _Limit(f"more than {max_ops} opcodes in one stream", off)
-                name = OPNAMES.get(code)
-                if name is None:
+                entry = table[code]
+                if entry is None:
                     raise _Broken(f"invalid load key {code:#04x}", off)
+                name, handler = entry
                 if code == 0x2E:  # STOP
                     info.result = self.pop(off)
                     info.stop = True
                     break
-                self.op_end = -1
-                handlers[name](name, off)
+                handler(name, off)
                 fe = self.frame_end
-                op_end = self.op_end if self.op_end >= 0 else r.pos
-                if fe is not None and off < fe < op_end and name != "FRAME":
+                if fe is not None and off < fe < r.pos and code != 0x95:
                     self.flag(
                         "pickle.frame_mismatch",
                         "high",
@@ -921,6 +923,9 @@ class Machine:
 
     # -- opcode semantics -------------------------------------------------------------
 
+    def _op_stop(self, name: str, off: int) -> None:  # pragma: no cover - run_stream handles STOP
+        raise _Broken("STOP outside the loop", off)
+
     def step(self, name: str, off: int) -> None:
         """Apply one opcode (dispatch through the handler table, one method per opcode)."""
         self.handlers[name](name, off)
@@ -938,36 +943,30 @@ class Machine:
 
     def _op_short_binunicode(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         n = r.take(1)[0]
-        push(self.make_str("str", n, off, name, "utf-8"))
+        self.stack.append(self.make_str("str", n, off, name, "utf-8"))
 
     def _op_binunicode(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         (n,) = struct.unpack("<I", r.take(4))
-        push(self.make_str("str", n, off, name, "utf-8"))
+        self.stack.append(self.make_str("str", n, off, name, "utf-8"))
 
     def _op_binunicode8(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         (n,) = struct.unpack("<Q", r.take(8))
-        push(self.make_str("str", n, off, name, "utf-8"))
+        self.stack.append(self.make_str("str", n, off, name, "utf-8"))
 
     def _op_binint1(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
-        push(r.take(1)[0])
+        self.stack.append(r.take(1)[0])
 
     def _op_binint2(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
-        push(struct.unpack("<H", r.take(2))[0])
+        self.stack.append(struct.unpack("<H", r.take(2))[0])
 
     def _op_binint(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
-        push(struct.unpack("<i", r.take(4))[0])
+        self.stack.append(struct.unpack("<i", r.take(4))[0])
 
     def _op_mark(self, name: str, off: int) -> None:
         if len(self.metastack) >= MAX_MARKS:
@@ -977,45 +976,37 @@ class Machine:
         self.stack = []
 
     def _op_empty_tuple(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("tuple", []))
+        self.stack.append(Seq("tuple", []))
 
     def _op_tuple1(self, name: str, off: int) -> None:
-        push = self.push
         n = int(name[-1])
         if len(self.stack) < n:
             raise _Broken("unpickling stack underflow", off)
         items = self.stack[-n:]
         del self.stack[-n:]
-        push(Seq("tuple", items))
+        self.stack.append(Seq("tuple", items))
 
     def _op_tuple(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("tuple", self.pop_mark(off)))
+        value = Seq("tuple", self.pop_mark(off))
+        self.stack.append(value)
 
     def _op_empty_dict(self, name: str, off: int) -> None:
-        push = self.push
-        push(Map([]))
+        self.stack.append(Map([]))
 
     def _op_empty_list(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("list", []))
+        self.stack.append(Seq("list", []))
 
     def _op_empty_set(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("set", []))
+        self.stack.append(Seq("set", []))
 
     def _op_none(self, name: str, off: int) -> None:
-        push = self.push
-        push(None)
+        self.stack.append(None)
 
     def _op_newtrue(self, name: str, off: int) -> None:
-        push = self.push
-        push(True)
+        self.stack.append(True)
 
     def _op_newfalse(self, name: str, off: int) -> None:
-        push = self.push
-        push(False)
+        self.stack.append(False)
 
     def _op_setitem(self, name: str, off: int) -> None:
         if name == "SETITEM":
@@ -1042,27 +1033,26 @@ class Machine:
 
     def _op_short_binbytes(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         size = {"SHORT_BINBYTES": 1, "BINBYTES": 4, "BINBYTES8": 8, "BYTEARRAY8": 8}[name]
         raw = r.take(size)
         n = raw[0] if size == 1 else struct.unpack("<I" if size == 4 else "<Q", raw)[0]
-        push(self.make_str("bytearray" if name == "BYTEARRAY8" else "bytes", n, off, name, "bytes"))
+        self.stack.append(
+            self.make_str("bytearray" if name == "BYTEARRAY8" else "bytes", n, off, name, "bytes")
+        )
 
     def _op_short_binstring(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         raw = r.take(1 if name == "SHORT_BINSTRING" else 4)
         # _pickle.c reads the BINSTRING length unsigned (pickle.py rejects negatives).
         n = raw[0] if len(raw) == 1 else struct.unpack("<I", raw)[0]
-        push(self.make_str("str", n, off, name, "latin-1"))
+        self.stack.append(self.make_str("str", n, off, name, "latin-1"))
 
     def _op_reduce(self, name: str, off: int) -> None:
-        push = self.push
         args = self.pop(off)
         func = self.pop(off)
         if not (isinstance(args, (Called, Opaque)) or (isinstance(args, Seq) and args.kind == "tuple")):
             raise _Broken("REDUCE argument list must be a tuple", off)
-        push(self.call(func, args, name, off))
+        self.stack.append(self.call(func, args, name, off))
 
     def _op_build(self, name: str, off: int) -> None:
         r = self.reader
@@ -1085,43 +1075,41 @@ class Machine:
         if self.build_hook is not None:
             build_end = r.pos
             self.build_hook(self, inst, state, off)
-            self.op_end = build_end
+            fe = self.frame_end
+            if fe is not None and build_end <= fe < r.pos:
+                # the frame ended with BUILD; the hook skipped unframed bytes after it
+                self.frame_end = None
 
     def _op_newobj(self, name: str, off: int) -> None:
-        push = self.push
         args = self.pop(off)
         cls = self.pop(off)
         self.require_class(cls, name, off)
-        push(self.call(cls, args, name, off))
+        self.stack.append(self.call(cls, args, name, off))
 
     def _op_newobj_ex(self, name: str, off: int) -> None:
-        push = self.push
         kwargs = self.pop(off)
         args = self.pop(off)
         cls = self.pop(off)
         self.require_class(cls, name, off)
-        push(self.call(cls, Seq("tuple", [args, kwargs]), name, off))
+        self.stack.append(self.call(cls, Seq("tuple", [args, kwargs]), name, off))
 
     def _op_obj(self, name: str, off: int) -> None:
-        push = self.push
         items = self.pop_mark(off)
         if not items:
             raise _Broken("unpickling stack underflow", off)
-        push(self.call(items[0], Seq("tuple", items[1:]), name, off))
+        self.stack.append(self.call(items[0], Seq("tuple", items[1:]), name, off))
 
     def _op_inst(self, name: str, off: int) -> None:
-        push = self.push
         items = self.pop_mark(off)
         module = self.ascii_line(name, off)
         cname = self.ascii_line(name, off)
         g = self.import_global(module, cname, name, off)
-        push(self.call(g, Seq("tuple", items), name, off))
+        self.stack.append(self.call(g, Seq("tuple", items), name, off))
 
     def _op_global(self, name: str, off: int) -> None:
-        push = self.push
         module = self.utf8_line(name, off)
         cname = self.utf8_line(name, off)
-        push(self.import_global(module, cname, name, off))
+        self.stack.append(self.import_global(module, cname, name, off))
 
     def _op_stack_global(self, name: str, off: int) -> None:
         gname = self.pop(off)
@@ -1130,7 +1118,6 @@ class Machine:
 
     def _op_ext1(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         raw = r.take({"EXT1": 1, "EXT2": 2, "EXT4": 4}[name])
         code = int.from_bytes(raw, "little", signed=name == "EXT4")
         if code <= 0:
@@ -1146,7 +1133,7 @@ class Machine:
             name,
             ext_code=code,
         )
-        push(g)
+        self.stack.append(g)
 
     def _op_proto(self, name: str, off: int) -> None:
         r = self.reader
@@ -1181,8 +1168,7 @@ class Machine:
         self.pop_mark(off)
 
     def _op_dup(self, name: str, off: int) -> None:
-        push = self.push
-        push(self.top(off))
+        self.stack.append(self.top(off))
 
     def _op_put(self, name: str, off: int) -> None:
         self.memo_put(self.int_line(name, off, nonneg=True), off)
@@ -1199,73 +1185,65 @@ class Machine:
         self.memo_get(struct.unpack("<I", r.take(4))[0], off)
 
     def _op_list(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("list", self.pop_mark(off)))
+        value = Seq("list", self.pop_mark(off))
+        self.stack.append(value)
 
     def _op_dict(self, name: str, off: int) -> None:
-        push = self.push
         items = self.pop_mark(off)
         if len(items) % 2:
             raise _Broken("odd number of items for DICT", off)
-        push(Map(list(zip(items[::2], items[1::2], strict=False))))
+        self.stack.append(Map(list(zip(items[::2], items[1::2], strict=False))))
 
     def _op_frozenset(self, name: str, off: int) -> None:
-        push = self.push
-        push(Seq("frozenset", self.pop_mark(off)))
+        value = Seq("frozenset", self.pop_mark(off))
+        self.stack.append(value)
 
     def _op_int(self, name: str, off: int) -> None:
-        push = self.push
         text = self.c_line(name, off)
         if text in ("00", "01"):
-            push(text == "01")
+            self.stack.append(text == "01")
         else:
-            push(self.parse_int(text, name, off, base=0))
+            self.stack.append(self.parse_int(text, name, off, base=0))
 
     def _op_long(self, name: str, off: int) -> None:
-        push = self.push
         text = self.c_line(name, off)
         if text.endswith("L"):
             text = text[:-1]
-        push(self.parse_int(text, name, off, base=0))
+        self.stack.append(self.parse_int(text, name, off, base=0))
 
     def _op_long1(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         n = r.take(1)[0]
-        push(int.from_bytes(r.take(n), "little", signed=True))
+        self.stack.append(int.from_bytes(r.take(n), "little", signed=True))
 
     def _op_long4(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         (n,) = struct.unpack("<i", r.take(4))
         if n < 0:
             raise _Broken("LONG pickle has negative byte count", off)
         if n <= 64:
-            push(int.from_bytes(r.take(n), "little", signed=True))
+            self.stack.append(int.from_bytes(r.take(n), "little", signed=True))
         else:
             r.skip(n)
-            push(Opaque("long integer"))
+            self.stack.append(Opaque("long integer"))
 
     def _op_float(self, name: str, off: int) -> None:
-        push = self.push
         text = self.c_line(name, off)
         try:
-            push(float(text))
+            self.stack.append(float(text))
         except ValueError:
             raise _Broken("could not convert FLOAT argument", off) from None
 
     def _op_binfloat(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
-        push(struct.unpack(">d", r.take(8))[0])
+        self.stack.append(struct.unpack(">d", r.take(8))[0])
 
     def _op_string(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         raw, length = r.line(NAME_CAP + 2)
         if length > len(raw) and raw[:1] in (b"'", b'"'):
             # Too long to keep: the closing quote is not checked (more permissive than C).
-            push(Str("str", length, None, raw[1 : PREFIX_CAP + 1], None, False))
+            self.stack.append(Str("str", length, None, raw[1 : PREFIX_CAP + 1], None, False))
             return
         if length < 2 or raw[:1] != raw[-1:] or raw[:1] not in (b"'", b'"'):
             raise _Broken("the STRING opcode argument must be quoted", off)
@@ -1273,20 +1251,19 @@ class Machine:
             content = codecs.escape_decode(raw[1:-1])[0]
         except (ValueError, UnicodeError):
             raise _Broken("invalid escape in STRING", off) from None
-        push(self.text_str("str", content.decode("latin-1"), off, name))
+        self.stack.append(self.text_str("str", content.decode("latin-1"), off, name))
 
     def _op_unicode(self, name: str, off: int) -> None:
         r = self.reader
-        push = self.push
         raw, length = r.line(NAME_CAP)
         if length > len(raw):
-            push(Str("str", length, None, raw[:PREFIX_CAP], None, False))
+            self.stack.append(Str("str", length, None, raw[:PREFIX_CAP], None, False))
             return
         try:
             text = raw.decode("raw_unicode_escape")
         except UnicodeError:
             raise _Broken("invalid UNICODE argument", off) from None
-        push(self.text_str("str", text, off, name))
+        self.stack.append(self.text_str("str", text, off, name))
 
     def _op_persid(self, name: str, off: int) -> None:
         pid = self.ascii_line(name, off, min_len=0)
@@ -1296,8 +1273,7 @@ class Machine:
         self.persistent(self.pop(off), off, name)
 
     def _op_next_buffer(self, name: str, off: int) -> None:
-        push = self.push
-        push(Opaque("out-of-band buffer"))
+        self.stack.append(Opaque("out-of-band buffer"))
 
     def _op_readonly_buffer(self, name: str, off: int) -> None:
         self.top(off)
