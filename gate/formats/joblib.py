@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from gate.formats.interface import DEFAULT_LIMITS, Blob, BytesBlob, Child, Limits, Report
-from gate.formats.pickle import Called, Glob, Machine, Map, Seq, Str, analyse
+from gate.formats.pickle import Called, Glob, Machine, Map, Opaque, Seq, Str, analyse
 
 WRAPPERS = frozenset(
     {
@@ -91,6 +91,15 @@ def joblib_build_hook(machine: Machine, inst: Any, state: Any, off: int) -> None
     """After BUILD of a NumpyArrayWrapper, consume the array bytes the way joblib.load does."""
     if not _wrapper_of(inst) or not isinstance(state, Map):
         return
+    subclass = state.get("subclass")
+    if isinstance(subclass, (Called, Opaque)):
+        machine.flag(
+            "pickle.computed_callable",
+            "critical",
+            f"NumpyArrayWrapper at offset {off} names a computed value as the array class joblib builds",
+            off,
+            "BUILD",
+        )
     shape = state.get("shape")
     itemsize, is_object = dtype_itemsize(state.get("dtype"))
     reader = machine.reader

@@ -64,6 +64,10 @@ MAX_FINDINGS = 200
 MAX_GLOBALS_LISTED = 256
 NESTED_SNIFF_MIN = 16
 NESTED_MATERIALISE_CAP = 64 * 1024 * 1024
+"""Largest str/bytes constant read into memory to look for an encoded pickle inside."""
+NESTED_BUDGET = 256 * 1024 * 1024
+"""Most constant bytes read into memory for that, all constants of one blob together."""
+MAX_NESTED = 64
 CHUNK = 1 << 20
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
@@ -513,6 +517,7 @@ class Machine:
         self.skipped_regions: list[tuple[int, int]] = []
         self.buried = 0
         """Values under the current mark (in the metastack)."""
+        self.nested_read = 0
         self.handlers: dict[str, Callable[[str, int], None]] = {
             "BINPUT": self._op_binput,
             "BINGET": self._op_binget,
@@ -685,6 +690,16 @@ class Machine:
                 return
         if value.length > NESTED_MATERIALISE_CAP:
             return
+        if self.nested_read + value.length > NESTED_BUDGET or len(self.nested) >= MAX_NESTED:
+            self.flag(
+                "pickle.limit",
+                "high",
+                f"too many or too large encoded constants to check for hidden pickles (at offset {off})",
+                off,
+                op,
+            )
+            return
+        self.nested_read += value.length
         data = self.blob.read_at(value.data_offset, value.length)
         if value.kind == "str" and not data.isascii():
             try:
@@ -703,6 +718,9 @@ class Machine:
                 return
 
     def add_nested(self, blob: Blob, off: int, op: str, how: str) -> None:
+        if len(self.nested) >= MAX_NESTED:
+            self.flag("pickle.limit", "high", f"more than {MAX_NESTED} pickles hidden in constants", off, op)
+            return
         name = f"<nested-pickle@{off}>"
         self.nested.append(Child(name, blob, hint="pickle"))
         self.flag(
@@ -794,6 +812,9 @@ class Machine:
     def check_args(self, func: Glob, args: Any, op: str, off: int) -> None:
         positions = allow.HIGHER_ORDER.get(func.full)
         items = args.items if isinstance(args, Seq) else []
+        state_at = allow.SETATTR_STATE.get(func.full)
+        if state_at is not None and state_at < len(items):
+            self.check_state_keys(items[state_at], f"{func.full} state", op, off)
         if positions:
             for pos in positions:
                 if pos < len(items) and isinstance(items[pos], (Called, Opaque)):
@@ -822,6 +843,25 @@ class Machine:
                     module=func.module,
                     name=func.name,
                 )
+
+    def check_state_keys(self, state: Any, what: str, op: str, off: int) -> None:
+        """Dunder names set with setattr() (``__class__``, ``__setstate__``) rewire an object."""
+        maps = [state] if isinstance(state, Map) else []
+        if isinstance(state, Seq) and state.kind == "tuple":
+            maps = [m for m in state.items[:2] if isinstance(m, Map)]
+        for m in maps:
+            for key, _ in m.items:
+                text = key.text if isinstance(key, Str) else None
+                if isinstance(text, str) and text.startswith("__") and text.endswith("__"):
+                    self.flag(
+                        "pickle.dunder_state",
+                        "critical",
+                        f"{op} at offset {off} sets {text} through {what}: "
+                        "an interpreter-level attribute, not object state",
+                        off,
+                        op,
+                        attribute=text,
+                    )
 
     def mutate(self, target: Any, op: str, off: int) -> None:
         if isinstance(target, Glob):
@@ -1062,6 +1102,9 @@ class Machine:
             self.info.calls += 1
         if isinstance(inst, Called):
             inst.state = state
+            if isinstance(state, Seq) and state.kind == "tuple" and len(state.items) == 2:
+                # (dict state, slot state): the C unpickler setattr()s the slot state
+                self.check_state_keys(Seq("tuple", [None, state.items[1]]), "BUILD slot state", name, off)
         if isinstance(inst, Glob):
             self.mutate(inst, name, off)
         elif isinstance(inst, Called) and isinstance(inst.func, (Called, Opaque)):

@@ -309,6 +309,14 @@ HIGHER_ORDER: dict[str, tuple[int, ...]] = {
     "sklearn.neighbors._binary_tree.newObj": (0,),
 }
 
+# Allowlisted callables that setattr() every key of one argument onto the object they
+# build: argument position -> a dunder key there (``__class__``) rewires the object.
+SETATTR_STATE: dict[str, int] = {
+    "torch._utils._rebuild_parameter_with_state": 3,
+    "torch._tensor._rebuild_from_type_v2": 3,
+    "torch.tensor._rebuild_from_type_v2": 3,
+}
+
 # Allowlisted callables whose arguments must all be constants (str/bytes/numbers).
 CONSTANT_ARGS = frozenset({"_codecs.encode"})
 CODECS_ENCODINGS = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "ascii", "utf-8"})
@@ -662,5 +670,16 @@ DENY_COMPONENTS = frozenset(
         "create_connection",
         "socket",
         "main",
+        # import-by-name gadgets in otherwise ordinary libraries
+        "_ufunc_reconstruct",
+        "_import_dotted_name",
+        "import_string",
+        "import_object",
+        "load_object",
+        "dynamic_import",
+        "get_class",
+        "get_method",
+        "_locate",
+        "instantiate",
     }
 )

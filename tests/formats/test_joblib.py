@@ -163,6 +163,19 @@ def test_payload_in_an_object_array_stream_is_found() -> None:
     assert "pickle.dangerous_global" in checks(report)
 
 
+def test_wrapper_with_computed_array_class_is_dangerous() -> None:
+    wrapper = (
+        glob("joblib.numpy_pickle", "NumpyArrayWrapper")
+        + b")\x81}("
+        + s0("subclass")
+        + glob("collections", "OrderedDict")
+        + b")R"
+        + s0("shape")
+        + b")ub."
+    )
+    assert "pickle.computed_callable" in checks(parse(BytesBlob(proto(2) + wrapper)))
+
+
 def test_unsized_wrapper_is_a_finding() -> None:
     wrapper = glob("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81}(" + s0("shape") + s0("x") + b"ub."
     report = parse(BytesBlob(proto(2) + wrapper))

@@ -275,6 +275,11 @@ BYPASS_GLOBALS = [
     ("antigravity", "webbrowser"),
     ("idlelib.pyshell", "main"),
     ("_posixsubprocess", "fork_exec"),
+    ("numpy.core", "_ufunc_reconstruct"),
+    ("numpy._core", "_ufunc_reconstruct"),
+    ("torch._utils", "_import_dotted_name"),
+    ("hydra.utils", "instantiate"),
+    ("hydra._internal.utils", "_locate"),
 ]
 
 
@@ -405,6 +410,24 @@ def test_build_with_setstate_on_unknown_class_is_reported() -> None:
     report = scan(data)
     assert "pickle.suspicious_global" in checks(report)
     assert report.header["calls"] == 2
+
+
+def test_setattr_of_dunder_names_through_state_is_dangerous() -> None:
+    # BUILD with (dict state, slot state): the slot state is applied with setattr()
+    obj = proto(2) + glob("collections", "OrderedDict") + b")R"
+    slot = b"N}(" + s0("__class__") + glob("mypackage", "Evil") + b"u\x86b."
+    report = scan(obj + slot)
+    assert "pickle.dunder_state" in checks(report)
+    assert worst(report) == "critical"
+    # torch's parameter rebuild setattr()s its state argument
+    rebuild = (
+        proto(2)
+        + glob("torch._utils", "_rebuild_parameter_with_state")
+        + b"(N\x89N}("
+        + s0("__class__")
+        + b"NutR."
+    )
+    assert "pickle.dunder_state" in checks(scan(rebuild))
 
 
 def test_calling_a_computed_value_is_dangerous() -> None:
