@@ -1090,8 +1090,10 @@ class Machine:
     def _op_reduce(self, name: str, off: int) -> None:
         args = self.pop(off)
         func = self.pop(off)
-        if not (isinstance(args, (Called, Opaque)) or (isinstance(args, Seq) and args.kind == "tuple")):
-            raise _Broken("REDUCE argument list must be a tuple", off)
+        if args is None or isinstance(args, (bool, int, float)):
+            # _pickle.c wants a tuple; pickle.py (joblib's unpickler) calls func(*args) with any
+            # iterable, so only arguments that are not iterable at all stop both.
+            raise _Broken("REDUCE arguments are not iterable", off)
         self.stack.append(self.call(func, args, name, off))
 
     def _op_build(self, name: str, off: int) -> None:

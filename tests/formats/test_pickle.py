@@ -430,6 +430,14 @@ def test_setattr_of_dunder_names_through_state_is_dangerous() -> None:
     assert "pickle.dunder_state" in checks(scan(rebuild))
 
 
+def test_reduce_with_list_arguments_is_still_a_call() -> None:
+    # pickle.py (used by joblib) runs func(*args) for any iterable, _pickle.c needs a tuple
+    data = glob("collections", "OrderedDict") + b"(lR" + glob("os", "system") + b"(" + s0("id") + b"lR."
+    report = scan(data)
+    assert_dangerous(report, "os", "system")
+    assert report.header["calls"] == 2
+
+
 def test_calling_a_computed_value_is_dangerous() -> None:
     data = proto(2) + glob("collections", "OrderedDict") + b")R)R."
     report = scan(data)
