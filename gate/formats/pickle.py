@@ -361,9 +361,16 @@ _HEADERLESS_START = frozenset(
 
 
 class _Reader:
-    """Sequential reads over ``blob[start:end]`` through a window, skipping big payloads unread."""
+    """Sequential reads over ``blob[start:end]`` through a window, skipping big payloads unread.
 
-    __slots__ = ("base", "blob", "buf", "end", "pos")
+    ``buffer_end`` models the C unpickler reading from a file object without ``peek``
+    (``torch.load`` of a zip record or a ``BytesIO``): after ``FRAME`` it holds the frame
+    in memory, and a read that the frame cannot satisfy drops the rest of the frame and
+    continues from the file, that is from the frame's end. ``None``: contiguous reads
+    (``pickle.loads`` of bytes, buffered files).
+    """
+
+    __slots__ = ("base", "blob", "buf", "buffer_end", "end", "pos")
 
     def __init__(self, blob: Blob, start: int, end: int) -> None:
         self.blob = blob
@@ -371,6 +378,12 @@ class _Reader:
         self.pos = start
         self.base = start
         self.buf = b""
+        self.buffer_end: int | None = None
+
+    def _straddle(self, n: int) -> None:
+        be = self.buffer_end
+        if be is not None and self.pos < be < self.pos + n:
+            self.pos = be
 
     def _fill(self, n: int) -> None:
         want = min(max(n, CHUNK), self.end - self.pos)
@@ -391,6 +404,8 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         """Exactly *n* bytes (small n) or raise truncated."""
+        if self.buffer_end is not None:
+            self._straddle(n)
         if self.pos + n > self.end:
             raise _Broken("pickle data was truncated", self.pos)
         rel = self.pos - self.base
@@ -405,6 +420,8 @@ class _Reader:
 
     def skip(self, n: int) -> int:
         """Skip *n* bytes without reading them; returns where they start."""
+        if self.buffer_end is not None and n > 0:
+            self._straddle(n)
         if n < 0 or self.pos + n > self.end:
             raise _Broken("pickle data was truncated", self.pos)
         start = self.pos
@@ -419,6 +436,18 @@ class _Reader:
 
     def line(self, cap: int) -> tuple[bytes, int]:
         """One ``\\n``-terminated line without the newline: (first *cap* bytes, full length)."""
+        be = self.buffer_end
+        if be is None or self.pos >= be:
+            return self._line(cap)
+        start = self.pos
+        prefix, length = self._line(cap)
+        if start + length < be:
+            return prefix, length
+        # the newline is not in the frame buffer: the file's readline() starts at the frame end
+        self.pos = be
+        return self._line(cap)
+
+    def _line(self, cap: int) -> tuple[bytes, int]:
         start = self.pos
         rel = start - self.base
         if 0 <= rel < len(self.buf):
@@ -494,6 +523,7 @@ class Machine:
         trial: bool = False,
         max_ops: int | None = None,
         build_hook: BuildHook | None = None,
+        file_view: bool = False,
     ) -> None:
         self.blob = blob
         self.limits = limits
@@ -503,6 +533,11 @@ class Machine:
         self.max_ops = limits.max_pickle_ops if max_ops is None else max_ops
         self.memo: dict[int, Any] = {}
         self.build_hook = build_hook
+        self.file_view = file_view
+        """Read FRAMEs the way the C unpickler does from a file without peek (see _Reader)."""
+        self.frame_irregular = False
+        """A FRAME length disagreed with the opcodes: the file view must be analysed too."""
+        self.reported: set[tuple[Any, ...]] = set()
         self.globals_seen: dict[str, dict[str, Any]] = {}
         self.finding_counts: dict[str, int] = {}
         self.suppressed = 0
@@ -599,6 +634,12 @@ class Machine:
     ) -> None:
         if self.trial:
             return
+        key = (check, offset, data.get("module"), data.get("name"))
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        if self.file_view:
+            data["view"] = "file-read"
         count = self.finding_counts.get(check, 0) + 1
         self.finding_counts[check] = count
         if count > MAX_FINDINGS // 4 or len(self.report.findings) >= MAX_FINDINGS:
@@ -938,6 +979,7 @@ class Machine:
                 handler(name, off)
                 fe = self.frame_end
                 if fe is not None and off < fe < r.pos and code != 0x95:
+                    self.frame_irregular = True
                     self.flag(
                         "pickle.frame_mismatch",
                         "high",
@@ -959,6 +1001,10 @@ class Machine:
             info.error_offset = off
         info.ops = ops
         info.end = r.pos
+        if self.file_view and r.buffer_end is not None and info.stop:
+            # the loader read the whole frame from the file: the next load() starts after it
+            info.end = max(r.pos, r.buffer_end)
+            r.buffer_end = None
         return info
 
     # -- opcode semantics -------------------------------------------------------------
@@ -1191,7 +1237,18 @@ class Machine:
     def _op_frame(self, name: str, off: int) -> None:
         r = self.reader
         (n,) = struct.unpack("<Q", r.take(8))
+        if self.file_view:
+            be = r.buffer_end
+            if be is not None and r.pos < be:
+                if r.pos + n <= be:
+                    return  # served from the frame already in memory; its end stays
+                r.pos = be  # the rest of the old frame is dropped, the new one read from the file
+            if n > r.end - r.pos:
+                raise _Broken(f"FRAME length {n} runs past the end of the data", off)
+            r.buffer_end = r.pos + n
+            return
         if self.frame_end is not None and off < self.frame_end:
+            self.frame_irregular = True
             self.flag(
                 "pickle.frame_mismatch",
                 "high",
@@ -1641,22 +1698,27 @@ def analyse(
     from gate.formats.joblib import joblib_build_hook
 
     machine = Machine(blob, limits, report=report, member=member, build_hook=joblib_build_hook)
-    machine.reader = _Reader(blob, start, end)
-    streams: list[StreamInfo] = []
-    pos = start
     if start >= end:
         machine.flag("pickle.parse_error", "high", "no pickle data: ran out of input", start)
-    while pos < end and len(streams) < max_streams:
-        if streams and not looks_like_pickle(SliceBlob(blob, 0, end), pos):
-            break
-        machine.stream_index = len(streams)
-        info = machine.run_stream(pos, end)
-        streams.append(info)
-        _stream_findings(machine, info, len(streams) - 1)
-        if not info.stop:
-            pos = info.end
-            break
-        pos = info.end
+    streams, pos = _run_streams(machine, start, end, max_streams)
+    if machine.frame_irregular:
+        # FRAME lengths lie: a loader reading from a file without peek sees other opcodes.
+        # Interpret that view too; its findings are added (marked "view": "file-read").
+        alt = Machine(
+            blob, limits, report=report, member=member, build_hook=joblib_build_hook, file_view=True
+        )
+        alt.reported = machine.reported
+        alt.finding_counts = machine.finding_counts
+        alt_streams, _ = _run_streams(alt, start, end, max_streams)
+        for key, value in alt.globals_seen.items():
+            machine.globals_seen.setdefault(key, value)
+        machine.nested.extend(alt.nested)
+        machine.suppressed += alt.suppressed
+        report.header["file_read_view"] = {
+            "streams": len(alt_streams),
+            "opcodes": sum(s.ops for s in alt_streams),
+            "stop_reached": bool(alt_streams) and all(s.stop for s in alt_streams),
+        }
     if len(streams) >= MAX_STREAMS and pos < end:
         machine.flag("pickle.limit", "high", f"more than {MAX_STREAMS} pickle streams", pos)
     trailing = end - pos if streams and streams[-1].stop else 0
@@ -1672,6 +1734,24 @@ def analyse(
     report.children.extend(machine.nested)
     _fill_header(report, machine, streams, trailing, pos)
     return Analysis(report, streams, pos)
+
+
+def _run_streams(machine: Machine, start: int, end: int, max_streams: int) -> tuple[list[StreamInfo], int]:
+    """Interpret consecutive streams from *start* until junk, a break or *max_streams*."""
+    machine.reader = _Reader(machine.blob, start, end)
+    streams: list[StreamInfo] = []
+    pos = start
+    while pos < end and len(streams) < max_streams:
+        if streams and not looks_like_pickle(SliceBlob(machine.blob, 0, end), pos):
+            break
+        machine.stream_index = len(streams)
+        info = machine.run_stream(pos, end)
+        streams.append(info)
+        _stream_findings(machine, info, len(streams) - 1)
+        pos = info.end
+        if not info.stop:
+            break
+    return streams, pos
 
 
 def parse(blob: Blob, limits: Limits = DEFAULT_LIMITS, *, member: str = "") -> Report:
