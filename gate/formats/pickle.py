@@ -1630,7 +1630,8 @@ def looks_like_pickle(blob: Blob, offset: int = 0) -> bool:
     so the first byte must be an opcode a real pickle starts with. In both cases a
     bounded trial interpretation (100k opcodes) decides: a pickle reaches ``STOP``
     cleanly, or runs the whole budget without an error, or imports and calls a global
-    (or imports a dangerous one) before it breaks, which is what a payload needs.
+    (or imports a dangerous one) before it breaks, which is what a payload needs, or
+    has a ``FRAME`` whose length disagrees with its opcodes (see :class:`_Reader`).
     A headerless stream additionally needs its first import to name a known top-level
     module (stdlib or a major ML package) when it breaks before a call, so text that
     happens to start with ``c`` and two short lines is not taken for a pickle.
@@ -1649,7 +1650,9 @@ def looks_like_pickle(blob: Blob, offset: int = 0) -> bool:
     machine = Machine(blob, trial=True, max_ops=SNIFF_OPS)
     machine.reader = _Reader(blob, offset, blob.size)
     info = machine.run_stream(offset, blob.size)
-    if info.stop:
+    if info.stop or machine.frame_irregular:
+        # a FRAME whose length disagrees with its opcodes is itself the mark of a crafted
+        # pickle: a file-reading loader sees other opcodes than this contiguous trial
         return True
     if info.limit_hit:
         return info.ops > 16

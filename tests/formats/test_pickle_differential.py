@@ -18,7 +18,7 @@ import struct
 from typing import Any
 
 from gate.formats.interface import BytesBlob
-from gate.formats.pickle import analyse, resolve_name
+from gate.formats.pickle import analyse, looks_like_pickle, resolve_name
 
 NAMES = [
     "os",
@@ -211,3 +211,17 @@ def test_frame_lie_followed_only_by_file_reads_is_caught() -> None:
     hit = next(f for f in report.findings if f.check == "pickle.dangerous_global")
     assert hit.data["view"] == "file-read"
     assert report.header["file_read_view"]["stop_reached"] is False
+
+
+def test_frame_lie_hidden_behind_junk_in_the_contiguous_view_still_sniffs_as_pickle() -> None:
+    # contiguous: "abcd", then BINUNICODE with an impossible length; file-read view: "cdXY",
+    # then the payload
+    payload = b"\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R."
+    data = b"\x80\x04\x95" + struct.pack("<Q", 4) + b"U\x04ab" + b"cdXY" + payload
+    file_read = _Recorder(data, peek=False)
+    with contextlib.suppress(Exception):
+        file_read.load()
+    assert file_read.seen == [("os", "system")]
+    assert looks_like_pickle(BytesBlob(data))
+    checks = {f.check for f in analyse(BytesBlob(data)).report.findings}
+    assert {"pickle.frame_mismatch", "pickle.dangerous_global"} <= checks
