@@ -56,20 +56,34 @@ ELEMENT_SIZE = {
 TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
 
 
+def _trial(blob: Blob, offset: int) -> StreamInfo:
+    machine = Machine(blob, trial=True, max_ops=256)
+    machine.reader = _Reader(blob, offset, blob.size)
+    return machine.run_stream(offset, blob.size)
+
+
 def first_stream_result(blob: Blob, offset: int = 0) -> Any:
     """The constant the first pickle stream at *offset* returns (a cheap bounded trial)."""
-    machine = Machine(blob, trial=True, max_ops=64)
-    machine.reader = _Reader(blob, offset, blob.size)
-    info = machine.run_stream(offset, blob.size)
+    info = _trial(blob, offset)
     return info.result if info.stop and not info.calls and not info.imports else None
 
 
 def is_legacy(blob: Blob) -> bool:
-    """Whether *blob* starts like a legacy (non-zip) torch checkpoint: the magic-number pickle."""
-    head = blob.read_at(0, 2)
-    if len(head) < 2 or head[0] != 0x80:
+    """Whether *blob* starts like a legacy (non-zip) torch checkpoint.
+
+    The first pickle is the magic number; when that pickle computes its value (a call
+    instead of a constant, to hide the layout from byte-prefix checks), the protocol
+    version 1001 in the second pickle still gives the layout away.
+    """
+    if blob.size < 2:
         return False
-    return bool(first_stream_result(blob) == MAGIC_NUMBER)
+    first = _trial(blob, 0)
+    if not first.stop:
+        return False
+    if not first.calls and not first.imports:
+        return bool(first.result == MAGIC_NUMBER)
+    second = _trial(blob, first.end)
+    return bool(second.stop and not second.calls and second.result == PROTOCOL_VERSION)
 
 
 def _key_text(value: Any) -> str | None:

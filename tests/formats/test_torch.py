@@ -113,6 +113,12 @@ def test_magic_number_computed_by_a_call_is_dangerous() -> None:
     report = analyse_legacy(BytesBlob(data))
     assert "torch.computed_header" in checks(report)
     assert any(f.severity == "critical" for f in report.findings)
+    # the layout is still recognised from the content alone, storages included
+    assert is_legacy(BytesBlob(data))
+    report = parse(BytesBlob(data))
+    assert report.format == "pytorch-legacy"
+    assert "torch.computed_header" in checks(report)
+    assert report.header["trailing_bytes"] == 0
 
 
 def test_payload_in_the_legacy_payload_pickle_is_found() -> None:
