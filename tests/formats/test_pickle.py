@@ -614,6 +614,16 @@ def test_nested_pickle_through_pickle_loads_is_dangerous_at_the_outer_level() ->
     assert "pickle.nested_pickle" in checks(report)
 
 
+def test_text_and_token_like_constants_are_not_taken_for_pickles() -> None:
+    corpus = [(f"sentence number {i} of an ordinary corpus " * 8).encode() for i in range(3000)]
+    tokens = [f"Tok{i:08d}abcdefghijKLMNOP" for i in range(3000)]
+    hexes = [f"{i:064x}" for i in range(1000)]
+    for protocol in (0, 2, 4):
+        report = scan(pickle.dumps({"corpus": corpus, "tokens": tokens, "hex": hexes}, protocol=protocol))
+        assert report.findings == []
+        assert report.children == []
+
+
 def test_ordinary_binary_constants_are_not_taken_for_pickles() -> None:
     np = pytest.importorskip("numpy")
     rng = np.random.default_rng(1)
