@@ -93,6 +93,19 @@ TORCH_STORAGES = frozenset(
     for kind in ["BFloat16", "Byte", "Char", "Double", "Float", "Half", "Int", "Long", "Short"]
 )
 
+# Activation functions whole-module saves keep as attributes (TransformerEncoderLayer
+# stores F.relu): pure tensor functions.
+TORCH_FUNCTIONAL = frozenset(
+    "torch.nn.functional." + n
+    for n in _words(
+        """
+        relu relu6 gelu silu mish tanh sigmoid softmax log_softmax softplus softsign elu selu
+        celu leaky_relu hardtanh hardswish hardsigmoid glu logsigmoid tanhshrink softshrink
+        hardshrink prelu rrelu
+        """
+    )
+)
+
 # -- Containers and scalars from the standard library --------------------------------
 # Only types whose construction runs no user-chosen code. ``builtins.getattr``,
 # ``builtins.type`` and every function of builtins stay off this list.
@@ -264,6 +277,7 @@ TRAINING_METADATA = frozenset(
 
 ALLOWED = (
     TORCH_REBUILD
+    | TORCH_FUNCTIONAL
     | TORCH_DTYPES
     | TORCH_STORAGES
     | STDLIB

@@ -132,6 +132,8 @@ def _torch_objects() -> dict[str, Any]:
         torch.nn.ReLU(),
         torch.nn.Flatten(),
         torch.nn.LSTM(4, 3),
+        torch.nn.TransformerEncoderLayer(8, 2, 16),
+        torch.nn.Embedding(10, 4),
     )
     state = dict(model.state_dict())
     state["bf16"] = torch.ones(3, dtype=torch.bfloat16)
