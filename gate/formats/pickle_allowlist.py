@@ -456,7 +456,16 @@ DENY_PREFIXES = frozenset(
         "torch._ops",
         "torch.library",
         "torch.utils.cpp_extension",
-        "torch.distributed",
+        # torch.distributed: remote calls, process launchers, collectives that unpickle
+        # objects, checkpoint readers (its tensor/placement classes stay merely suspicious)
+        "torch.distributed.rpc",
+        "torch.distributed.run",
+        "torch.distributed.launch",
+        "torch.distributed.launcher",
+        "torch.distributed.elastic",
+        "torch.distributed.checkpoint",
+        "torch.distributed.distributed_c10d",
+        "torch.distributed.autograd",
         "torch.multiprocessing",
         "torch.testing",
         "torch._C",
