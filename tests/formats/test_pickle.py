@@ -824,6 +824,7 @@ def test_hypothesis_bytes_never_raise() -> None:
 
 
 # -- through the dispatcher --------------------------------------------------------------------
+# (the last three: streams the C unpickler runs with no PROTO, with PROTO 0/1, or behind a FRAME lie)
 
 
 @pytest.mark.parametrize(
@@ -843,11 +844,6 @@ def test_dispatcher_reports_pickle_payloads(data: bytes) -> None:
     assert any(f.check == "pickle.dangerous_global" for f in result.findings), result.to_json()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="gate.formats.detect only hands headerless streams whose first byte is a protocol 0/1 "
-    "opcode, and \\x80 streams with protocol 2-5, to the pickle parser; the C unpickler needs no PROTO",
-)
 @pytest.mark.parametrize(
     "data",
     [
