@@ -52,7 +52,8 @@ class ScanResult:
     """Everything one scan found, the top-level blob and all nested blobs together."""
 
     format: str
-    """Top-level format decided by content."""
+    """Top-level format decided by content: a name from ``detect.FORMATS``, or ``pytorch-tar``
+    for a tar whose members are a legacy PyTorch checkpoint."""
     header: dict[str, Any] = field(default_factory=dict)
     """The top-level parser's header."""
     findings: list[Finding] = field(default_factory=list)
@@ -201,7 +202,7 @@ def _child_hints(fmt: str, children: list[Child]) -> list[str]:
         for i, child in enumerate(children):
             if detectmod.is_torch_storage(child.name):
                 hints[i] = "tensor-data"
-    elif fmt == "tar":
+    elif fmt == "pytorch-tar":
         _torch_tar_hints(children, hints)
     elif fmt == "keras":
         for i, child in enumerate(children):
@@ -210,15 +211,19 @@ def _child_hints(fmt: str, children: list[Child]) -> list[str]:
     return hints
 
 
-def _torch_tar_hints(children: list[Child], hints: list[str]) -> None:
-    """Legacy tar checkpoints: ``storages`` and ``tensors`` are pickles between raw bytes."""
+def _torch_tar_layout(member_names: list[str]) -> bool:
+    """True when a tar's members are a legacy PyTorch checkpoint (``sys_info``, ``pickle``, ...)."""
     try:
         torch = importlib.import_module("gate.formats.torch")
-        layout = torch.classify_zip_members([c.name for c in children])
-    except Exception:
-        return
-    if layout.get("layout") != "pytorch-legacy-tar":
-        return
+        layout = torch.classify_zip_members(member_names)
+    except ImportError:
+        bases = {n.strip("/").removeprefix("./") for n in member_names}
+        return {"sys_info", "pickle"} <= bases
+    return bool(layout.get("layout") == "pytorch-legacy-tar")
+
+
+def _torch_tar_hints(children: list[Child], hints: list[str]) -> None:
+    """Legacy tar checkpoints: ``storages`` and ``tensors`` are pickles between raw bytes."""
     for i, child in enumerate(children):
         base = child.name.strip("/").removeprefix("./")
         if base in ("storages", "tensors"):
@@ -264,7 +269,10 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
             _torch_layout(report, [c.name for c in report.children])
         return report
     if fmt == "tar":
-        return _call("tar", "parse", blob, limits)
+        report = _call("tar", "parse", blob, limits)
+        if _torch_tar_layout([c.name for c in report.children]):
+            report.format = "pytorch-tar"
+        return report
     if fmt == "7z":
         return _call("sevenzip", "parse", blob, limits)
     if fmt in detectmod.COMPRESSED_FORMATS:

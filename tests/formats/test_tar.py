@@ -161,7 +161,7 @@ def test_legacy_torch_tar_checkpoint_members_are_all_scanned() -> None:
     data = make([*members, ("tensors", PAYLOAD)])
     result = scan_blob(BytesBlob(data), name="old.pt")
     formats = [m["format"] for m in result.members]
-    assert formats[:3] == ["tar", "pickle", "pickle"]
+    assert formats[:3] == ["pytorch-tar", "pickle", "pickle"]
     # With the torch layout helper, storages/tensors are read as pickles between raw bytes.
     assert formats[3] in ("unknown", "pytorch-legacy-tar-storages")
     assert formats[4] in ("pickle", "pytorch-legacy-tar-tensors")
