@@ -232,7 +232,7 @@ def _wrapped_tar(blob: Blob, kind: str) -> bool:
         decomp = lzma.LZMADecompressor()
     try:
         out = decomp.decompress(blob.read_at(0, 1 << 20), 1024)
-    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError):
+    except Exception:
         return False
     return _is_tar(out.ljust(512, b"\x00")[:512]) if len(out) >= 262 else False
 
