@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,18 @@ def run_process(*argv: str, stdin: bytes | None = None, env: dict[str, str] | No
         check=False,
     )
     return Run(completed.returncode, completed.stdout.decode(), completed.stderr.decode())
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A loopback test server whose handler errors never reach stderr.
+
+    A handler that outlives its client (a deliberately slow answer) fails
+    with BrokenPipe after the test that caused it has ended; the default
+    ``handle_error`` would print that traceback into whichever test is
+    capturing output at the time.
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +27,7 @@ from gate.errors import EngineError, UsageError
 from gate.profile import load_profile
 from gate.resources import rego_dir
 from tests.conftest import CONTAINER_FIXTURES, container_examples
-from tests.helpers import run_cli
+from tests.helpers import QuietHTTPServer, run_cli
 
 
 class _OpaRest(BaseHTTPRequestHandler):
@@ -82,7 +82,7 @@ def opa_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path.write_bytes(build_bundle(BundleSpec(rego_dir(), load_profile("nim-promotion"))))
     contents = read_bundle(path)
     _OpaRest.engine = OpaGoEngine(contents.modules(), contents.data())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _OpaRest)
+    server = QuietHTTPServer(("127.0.0.1", 0), _OpaRest)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

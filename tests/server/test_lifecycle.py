@@ -9,14 +9,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 import requests
 
-from tests.helpers import BIN, ROOT, good_input, run_process
+from tests.helpers import BIN, ROOT, QuietHTTPServer, good_input, run_process
 from tests.server.conftest import TOKEN, start_server
 
 SLOW_POLICY = """\
@@ -143,7 +143,7 @@ def log_service() -> Iterator[str]:
     _LogService.batches = []
     _LogService.failures_left = 2
     _LogService.posts = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _LogService)
+    server = QuietHTTPServer(("127.0.0.1", 0), _LogService)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/logs"
