@@ -159,7 +159,7 @@ class _Stop(Exception):
 class _Reader:
     """Sequential reads over a blob through a bounded buffer."""
 
-    _CHUNK = 1 << 20
+    _CHUNK = 1 << 18
 
     def __init__(self, blob: Blob, endian: str, limit: int) -> None:
         self.blob = blob
@@ -289,7 +289,10 @@ def _read(blob: Blob, limits: Limits, report: Report) -> Index | None:
 
     types = Counter(t.type_name for t in index.tensors)
     report.header["tensor_types"] = dict(sorted(types.items()))
-    report.header["total_parameters"] = sum(t.count for t in index.tensors)
+    total = sum(t.count for t in index.tensors)
+    # capped so the figure stays an exact JSON number for every engine that reads it
+    report.header["total_parameters"] = min(total, 2**53)
+    report.header["total_parameters_capped"] = total > 2**53
     report.header["tensors_sample"] = [
         {"name": t.name[:_SUMMARY_CHARS], "type": t.type_name, "dims": list(t.dims)}
         for t in index.tensors[:16]

@@ -337,6 +337,8 @@ class _Inspector:
             self.bound.add(node.name)
         if isinstance(node, nodes.Assign):
             self._bind(node.target, node.node, nodes, iterate=False)
+        elif isinstance(node, nodes.AssignBlock):
+            self._bind(node.target, node, nodes, iterate=False)
         elif isinstance(node, nodes.For):
             self._bind(node.target, node.iter, nodes, iterate=True)
         elif isinstance(node, (nodes.Macro, nodes.CallBlock)):
@@ -372,6 +374,12 @@ class _Inspector:
         return [v for v in out if not isinstance(v, str) or len(v) <= _FOLD_CHARS][:_FOLD_FANOUT]
 
     def _fold(self, node: Any, nodes: Any, depth: int) -> list[Any]:
+        if isinstance(node, nodes.AssignBlock):
+            if node.filter is not None or not all(isinstance(b, nodes.Output) for b in node.body):
+                return []
+            return self.fold(nodes.Concat([n for b in node.body for n in b.nodes]), nodes, depth)
+        if isinstance(node, nodes.TemplateData):
+            return [node.data]
         if isinstance(node, nodes.Const):
             return [node.value] if isinstance(node.value, (str, int)) else []
         if isinstance(node, (nodes.List, nodes.Tuple)):
@@ -449,7 +457,7 @@ class _Inspector:
             )
         if isinstance(node, (nodes.Const, nodes.Name)):
             return False
-        if isinstance(node, (nodes.Concat, nodes.Mod)):
+        if isinstance(node, (nodes.Concat, nodes.Mod, nodes.AssignBlock)):
             return True
         if isinstance(node, (nodes.Add, nodes.Mul)):
             return any(
@@ -479,7 +487,15 @@ class _Inspector:
 
     # -- checks -------------------------------------------------------------------------------
 
-    def _name_check(self, node: Any, expr: Any, nodes: Any, what: str, strict_private: bool) -> None:
+    def _name_check(
+        self,
+        node: Any,
+        expr: Any,
+        nodes: Any,
+        what: str,
+        strict_private: bool,
+        dynamic_is_suspect: bool = False,
+    ) -> None:
         values = self.fold(expr, nodes)
         for value in values:
             if _is_dunderish(value) or (strict_private and isinstance(value, str) and _is_private(value)):
@@ -495,11 +511,11 @@ class _Inspector:
                     "jinja.dunder_name", "critical", f"{what} built from {value!r:.60} names internals", node
                 )
                 return
-        if not values and self.computed(expr, nodes):
+        if not values and (dynamic_is_suspect or self.computed(expr, nodes)):
             self.add(
                 "jinja.computed_name",
                 "high",
-                f"{what} is built at render time from string operations",
+                f"{what} is chosen at render time, not written in the template",
                 node,
             )
 
@@ -513,16 +529,20 @@ class _Inspector:
             self._check_gadget(node, node.node, nodes, "[...]")
         elif isinstance(node, nodes.Filter):
             if node.name == "attr" and node.args:
-                self._name_check(node, node.args[0], nodes, "|attr name", strict_private=True)
+                self._name_check(node, node.args[0], nodes, "|attr name", True, dynamic_is_suspect=True)
+            if node.name == "map" and len(node.args) >= 2 and self.fold(node.args[0], nodes) == ["attr"]:
+                self._name_check(
+                    node, node.args[1], nodes, "|map('attr') name", True, dynamic_is_suspect=True
+                )
             if node.name in _ATTRIBUTE_FILTERS:
                 for kw in node.kwargs:
                     if kw.key == "attribute":
                         self._name_check(
-                            node, kw.value, nodes, f"|{node.name} attribute", strict_private=True
+                            node, kw.value, nodes, f"|{node.name} attribute", True, dynamic_is_suspect=True
                         )
                 if node.name in ("selectattr", "rejectattr") and node.args:
                     self._name_check(
-                        node, node.args[0], nodes, f"|{node.name} attribute", strict_private=True
+                        node, node.args[0], nodes, f"|{node.name} attribute", True, dynamic_is_suspect=True
                     )
             if node.name in ("format", "string", "join") and node.node is not None:
                 self._check_format(node, node.node, nodes)

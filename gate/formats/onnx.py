@@ -17,7 +17,9 @@ Findings:
 
 - ``unsafe_layer`` / ``onnx.custom_domain`` (medium): an operator domain other
   than ``""``, ``ai.onnx``, ``ai.onnx.ml``, ``ai.onnx.training``,
-  ``ai.onnx.preview.training`` (custom operators need native code to run);
+  ``ai.onnx.preview.training`` (custom operators need native code to run),
+  used by a node or imported; calls of model-local functions (``functions``,
+  whose bodies are walked like graphs) are not custom operators;
 - ``unsafe_layer`` / ``onnx.external_data_escape`` (critical): an external-data
   ``location`` that is absolute, has a drive letter, a ``..`` segment, a
   backslash, a colon or a NUL, or is empty — it would read outside the model
@@ -53,7 +55,7 @@ _GRAPH_NODE, _GRAPH_INIT, _GRAPH_SPARSE_INIT = 1, 5, 15
 _NODE_OP, _NODE_DOMAIN, _NODE_ATTR = 4, 7, 5
 _ATTR_T, _ATTR_G, _ATTR_TENSORS, _ATTR_GRAPHS, _ATTR_SPARSE, _ATTR_SPARSES = 5, 6, 10, 11, 22, 23
 _TENSOR_NAME, _TENSOR_EXTERNAL, _TENSOR_LOCATION = 8, 13, 14
-_FUNC_NODE, _FUNC_OPSET, _FUNC_DOMAIN = 7, 9, 10
+_FUNC_NAME, _FUNC_NODE, _FUNC_OPSET, _FUNC_DOMAIN = 1, 7, 9, 10
 
 
 class _Bad(Exception):
@@ -208,6 +210,11 @@ class _Model:
         self.report = report
         self.ops: Counter[str] = Counter()
         self.domains: set[str] = set()
+        """Domains of opset imports (model and functions)."""
+        self.node_ops: set[tuple[str, str]] = set()
+        """(domain, op_type) of every node."""
+        self.functions: set[tuple[str, str]] = set()
+        """(domain, name) of model-local functions: nodes calling them run ONNX ops, not native code."""
         self.nodes = 0
         self.initializers = 0
         self.external: list[dict[str, Any]] = []
@@ -251,7 +258,11 @@ class _Model:
         h["opset_imports"] = opsets[:MAX_RECORDED]
         for item in opsets:
             self.domains.add(item["domain"])
-        custom = sorted(d for d in self.domains if d not in STANDARD_DOMAINS)
+        function_domains = {d for d, _ in self.functions}
+        used = {d for d, op in self.node_ops if (d, op) not in self.functions}
+        imported = {d for d in self.domains if d not in function_domains}
+        custom = sorted(d for d in used | imported if d not in STANDARD_DOMAINS)
+        h["function_domains"] = sorted(function_domains)[:MAX_RECORDED]
         h["custom_domains"] = custom[:MAX_RECORDED]
         h["node_count"] = self.nodes
         h["op_types"] = dict(self.ops.most_common(MAX_RECORDED))
@@ -304,7 +315,10 @@ class _Model:
             elif number == _NODE_ATTR:
                 self._attribute(a, b, depth)
         self.ops[f"{domain}::{op}" if domain not in ("", "ai.onnx") else op] += 1
-        self.domains.add(domain)
+        if len(self.node_ops) < 100_000:
+            self.node_ops.add((domain, op))
+        else:
+            self.node_ops.add((domain, ""))
 
     def _attribute(self, start: int, end: int, depth: int) -> None:
         for number, wt, a, b in self.wire.fields_of(start, end):
@@ -318,13 +332,19 @@ class _Model:
                 self._sparse(a, b)
 
     def _function(self, start: int, end: int) -> None:
+        name, domain = "", ""
         for number, wt, a, b in self.wire.fields_of(start, end):
             if wt != _LEN:
                 continue
-            if number == _FUNC_NODE:
+            if number == _FUNC_NAME:
+                name = self.wire.text(a, min(b, a + 256))
+            elif number == _FUNC_DOMAIN:
+                domain = self.wire.text(a, min(b, a + 1024))
+            elif number == _FUNC_NODE:
                 self._node(a, b, 2)
             elif number == _FUNC_OPSET:
                 self.domains.add(self._opset(a, b)["domain"])
+        self.functions.add((domain, name))
 
     def _sparse(self, start: int, end: int) -> None:
         for number, wt, a, b in self.wire.fields_of(start, end):

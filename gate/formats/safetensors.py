@@ -206,7 +206,10 @@ def _read(blob: Blob, limits: Limits, report: Report) -> Index | None:
 
     dtypes = Counter(t.dtype for t in index.tensors)
     report.header["dtypes"] = dict(sorted(dtypes.items()))
-    report.header["total_parameters"] = sum(t.count for t in index.tensors)
+    total = sum(t.count for t in index.tensors)
+    # capped so the figure stays an exact JSON number for every engine that reads it
+    report.header["total_parameters"] = min(total, 2**53)
+    report.header["total_parameters_capped"] = total > 2**53
     report.header["tensors_sample"] = [
         {"name": t.name[:_SUMMARY_CHARS], "dtype": t.dtype, "shape": list(t.shape[:8])}
         for t in index.tensors[:16]

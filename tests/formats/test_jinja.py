@@ -75,6 +75,13 @@ MALICIOUS = {
     "range-attr": "{{ range.__doc__ }}",
     "namespace-smuggle": "{% set ns = namespace(c=cycler) %}{{ ns.c.__init__ }}",
     "dyn-kwargs": "{{ dict(**{'__class__': 1}) }}",
+    "set-block": "{% set n %}__class__{% endset %}{{ x[n] }}",
+    "set-block-pieces": "{% set n %}{{ '_' }}{{ '_' }}class__{% endset %}{{ x|attr(n) }}",
+    "set-block-dynamic": "{% set n %}{{ lipsum|string|first }}{% endset %}{{ x[n ~ n ~ 'class' ~ n ~ n] }}",
+    "map-attr-filter": "{{ messages|map('attr', '__class__')|list }}",
+    "attr-from-user-data": "{{ messages|attr(messages[0].content) }}",
+    "map-attribute-from-user": "{{ messages|map(attribute=messages[-1].content)|list }}",
+    "macro-built-name": "{% macro u() %}__{% endmacro %}{{ x[u() ~ 'class' ~ u()] }}",
 }
 
 

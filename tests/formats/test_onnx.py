@@ -80,6 +80,44 @@ def test_standard_domains_are_not_custom() -> None:
     assert report.findings == []
 
 
+def test_local_functions_are_not_custom_operators() -> None:
+    body = [helper.make_node("Relu", ["a"], ["b"])]
+    func = helper.make_function(
+        "pkg.local", "MyRelu", ["a"], ["b"], body, opset_imports=[helper.make_opsetid("", 17)]
+    )
+    graph = helper.make_graph(
+        [helper.make_node("MyRelu", ["x"], ["y"], domain="pkg.local")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(
+        graph,
+        functions=[func],
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("pkg.local", 1)],
+    )
+    onnx.checker.check_model(model)
+    report = _parse(model)
+    assert report.findings == []
+    assert report.header["function_domains"] == ["pkg.local"]
+    assert report.header["op_types"] == {"pkg.local::MyRelu": 1, "Relu": 1}
+
+
+def test_custom_op_inside_a_local_function_is_found() -> None:
+    body = [helper.make_node("Native", ["a"], ["b"], domain="com.vendor")]
+    func = helper.make_function(
+        "pkg.local", "F", ["a"], ["b"], body, opset_imports=[helper.make_opsetid("com.vendor", 1)]
+    )
+    graph = helper.make_graph(
+        [helper.make_node("F", ["x"], ["y"], domain="pkg.local")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(graph, functions=[func], opset_imports=[helper.make_opsetid("pkg.local", 1)])
+    assert _parse(model).header["custom_domains"] == ["com.vendor"]
+
+
 def test_subgraph_nodes_are_walked() -> None:
     then = helper.make_graph(
         [helper.make_node("Hidden", [], ["o"], domain="com.hidden")],
