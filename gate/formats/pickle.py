@@ -974,6 +974,19 @@ class Machine:
                 if code == 0x2E:  # STOP
                     info.result = self.pop(off)
                     info.stop = True
+                    fe = self.frame_end
+                    if fe is not None and fe > r.pos and not self.file_view:
+                        # A loader reading a file without peek has the whole frame in memory
+                        # and starts its next load() at the frame's end, not after this STOP.
+                        self.frame_irregular = True
+                        self.flag(
+                            "pickle.frame_mismatch",
+                            "high",
+                            f"STOP at offset {off} comes before the end of its FRAME at {fe}: the next "
+                            "stream starts at a different offset for a loader reading a file",
+                            off,
+                            name,
+                        )
                     break
                 handler(name, off)
                 fe = self.frame_end

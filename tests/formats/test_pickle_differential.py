@@ -225,3 +225,23 @@ def test_frame_lie_hidden_behind_junk_in_the_contiguous_view_still_sniffs_as_pic
     assert looks_like_pickle(BytesBlob(data))
     checks = {f.check for f in analyse(BytesBlob(data)).report.findings}
     assert {"pickle.frame_mismatch", "pickle.dangerous_global"} <= checks
+
+
+def test_frame_running_past_stop_moves_the_next_stream_for_file_readers() -> None:
+    # The FRAME covers "N." and 6 more bytes: pickle.load on a BytesIO returns None and
+    # leaves the file at the frame's end, where a second load() finds the payload; read
+    # contiguously, the second stream would start at the junk.
+    first = b"\x80\x04\x95" + struct.pack("<Q", 8) + b"N." + b"\xff" * 6
+    payload = b"\x80\x04" + b"\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R."
+    data = first + payload
+    source = io.BytesIO(data)
+    assert pickle.load(source) is None
+    assert source.tell() == len(first)
+    second = _Recorder(data[source.tell() :], peek=False)
+    second.load()
+    assert second.seen == [("os", "system")]
+
+    report = analyse(BytesBlob(data)).report
+    checks = {f.check for f in report.findings}
+    assert {"pickle.frame_mismatch", "pickle.dangerous_global"} <= checks
+    assert report.header["file_read_view"]["streams"] == 2
