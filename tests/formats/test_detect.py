@@ -209,3 +209,10 @@ def test_low_protocol_headers_are_pickles(proto: bytes) -> None:
 def test_tensor_storages_are_not_read_past_the_pickle_checks() -> None:
     assert fmt(b'{"a": 1}', "tensor-data") == "tensor-data"
     assert fmt(PAYLOAD, "tensor-data") == "pickle"
+
+
+def test_joblib_wrappers() -> None:
+    inner = pickle.dumps({"a": 1})
+    assert fmt(lzma.compress(inner, format=lzma.FORMAT_ALONE)) == "lzma"
+    zfile = b"ZF0x%-8x" % len(inner) + zlib.compress(inner)
+    assert fmt(zfile) == "joblib"

@@ -356,3 +356,24 @@ def test_large_keras_config_is_still_inspected(monkeypatch: pytest.MonkeyPatch) 
     data = zip_bytes(**{"config.json": json.dumps(LAMBDA_CONFIG).encode(), "metadata.json": b"{}"})
     result = scan_blob(BytesBlob(data), name="model.keras")
     assert any(f.code == "unsafe_layer" for f in at(result, "model.keras!config.json"))
+
+
+def test_elf_and_7z_hidden_inside_unknown_bytes() -> None:
+    py7zr = pytest.importorskip("py7zr")
+    archive = io.BytesIO()
+    with py7zr.SevenZipFile(archive, "w") as sz:
+        sz.writestr(PAYLOAD4, "x.bin")
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 57
+    data = os.urandom(2000) + archive.getvalue() + os.urandom(1000) + elf + os.urandom(500)
+    result = scan_blob(BytesBlob(data), name="blob.dat")
+    checks = {f.check for f in result.findings if f.code == "polyglot_payload"}
+    assert {"embedded.7z", "embedded.elf"} <= checks
+    assert_pickle_blocked(result, "blob.dat!<7z@2000>!x.bin")
+
+
+def test_lzma_alone_joblib_is_unwrapped() -> None:
+    import lzma
+
+    result = scan_blob(BytesBlob(lzma.compress(PAYLOAD4, format=lzma.FORMAT_ALONE)), name="m.joblib")
+    assert result.format == "lzma"
+    assert_pickle_blocked(result, "m.joblib!<decompressed>")

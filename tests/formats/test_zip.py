@@ -345,3 +345,18 @@ def test_random_mutations_never_raise() -> None:
             report = zipfmt.parse(BytesBlob(sample), Limits(max_member_bytes=1 << 20))
             for child in report.children:
                 child.blob.read_at(0, child.blob.size)
+
+
+def test_unicode_path_field_naming_another_member() -> None:
+    raw = b"safe.txt"
+    extra = struct.pack("<2HBL", 0x7075, 5 + len("data.pkl"), 1, zlib.crc32(raw)) + b"data.pkl"
+    report = zipfmt.parse(BytesBlob(zipbuild.build([Member("safe.txt", b"x", extra=extra)])))
+    assert "zip.unicode_name_mismatch" in unsafe(report)
+
+
+def test_two_reachable_directories_are_ambiguous() -> None:
+    # A directory at the stored offset and another after prepended bytes.
+    inner = zipbuild.build([Member("a", b"x")])
+    data = zipbuild.build([Member("b", b"y")], prepend=inner, relative_offsets=True)
+    report = zipfmt.parse(BytesBlob(data))
+    assert "zip.ambiguous_directory" in unsafe(report)
