@@ -20,3 +20,13 @@ def container_examples() -> list[str]:
 def engine(request: pytest.FixtureRequest) -> str:
     """Each test using this fixture runs once per engine."""
     return str(request.param)
+
+
+# Real registries on loopback, started once per session when a test asks.
+from tests.registry import (  # noqa: E402, F401
+    basic_registry,
+    cosign_key,
+    plain_registry,
+    seeded,
+    token_registry,
+)
