@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gate.cli.collect_artifact import artifact
+from gate.cli.collect_container import collect_container
 
 
 @click.group("collect", short_help="gather evidence into an input document (no decision)")
@@ -13,3 +14,4 @@ def collect() -> None:
 
 
 collect.add_command(artifact)
+collect.add_command(collect_container)

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from gate.cli.collect_artifact import artifact_options, build_request, collect_with_progress, write_document
+from gate.cli.collect_container import CONTAINER_ONLY, eval_container_options
 from gate.cli.common import (
     EXIT_CODES_HELP,
     engine_option,
@@ -29,9 +30,13 @@ examples:
   gate eval --artifact ./model.safetensors --profile standalone
   gate eval --artifact ./model-dir/ --source-url https://huggingface.co/org/model \
       --lock models.lock.yaml --profile appliance -o json --save-input input.json
+  gate eval --image nvcr.io/nim/meta/llama-3.3-70b:1.5.0 --pin sha256:... --prod-digest sha256:... \
+      --identity SAN --issuer URL --mode runtime --profile nim-promotion --save-input input.json
 
-Exactly one of --input and --artifact is given. With --artifact, gate first
-collects the input document (as gate collect artifact does), then decides.
+Exactly one of --input, --artifact and --image is given. With --artifact or
+--image, gate first collects the input document (as gate collect artifact /
+gate collect container do), then decides. With --image the cosign public
+key is --cosign-key (--key signs the attestation).
 The input document is validated against schemas/input.schema.json first; a
 document that does not match is rejected with one line per problem, each
 naming its JSON pointer, and nothing is evaluated.
@@ -58,6 +63,8 @@ naming its JSON pointer, and nothing is evaluated.
     help="collect the input document for this model file or directory first",
 )
 @artifact_options
+@click.option("--image", metavar="REF", help="collect the input document for this container image first")
+@eval_container_options
 @click.option(
     "--save-input", metavar="FILE", help="also write the collected input document here (atomically)"
 )
@@ -75,6 +82,7 @@ naming its JSON pointer, and nothing is evaluated.
 def eval_command(
     input_path: str | None,
     artifact_path: str | None,
+    image: str | None,
     save_input: str | None,
     profile: str,
     policy_dir: Path | None,
@@ -88,14 +96,32 @@ def eval_command(
     from gate.document import load_input
     from gate.profile import load_profile
 
-    if (input_path is None) == (artifact_path is None):
-        raise UsageError("give exactly one of --input FILE and --artifact PATH")
+    container = {key: artifact.pop(key) for key in CONTAINER_ONLY}
+    subjects = [value for value in (input_path, artifact_path, image) if value is not None]
+    if len(subjects) != 1:
+        raise UsageError("give exactly one of --input FILE, --artifact PATH and --image REF")
     given = sorted(f"--{k.replace('_', '-')}" for k, v in artifact.items() if v is not None)
     if input_path is not None and (given or save_input):
         raise UsageError(f"{', '.join([*given, *(['--save-input'] if save_input else [])])} need --artifact")
+    from gate.cli.collect_container import SHARED_OPTIONS, given as container_given
+
+    stray = container_given(container)
+    if stray and image is None:
+        raise UsageError(f"{', '.join(stray)} need --image")
+    artifact_only = [name for name in given if name[2:].replace("-", "_") not in SHARED_OPTIONS]
+    if image is not None and artifact_only:
+        raise UsageError(f"{', '.join(artifact_only)} need --artifact")
     loaded = load_profile(profile)
     if artifact_path is not None:
         collected = collect_with_progress(build_request(artifact_path, artifact), loaded)
+        if save_input:
+            write_document(collected, save_input)
+        document = _validated(collected)
+    elif image is not None:
+        from gate.cli.collect_container import collect_document
+
+        shared = {key: artifact.get(key) for key in SHARED_OPTIONS}
+        collected = collect_document(image, loaded, {**container, **shared})
         if save_input:
             write_document(collected, save_input)
         document = _validated(collected)
