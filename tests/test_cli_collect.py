@@ -112,13 +112,12 @@ def test_eval_image_collects_decides_and_saves_a_replayable_input(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "give exactly one of --input FILE or --image REF"),
-        (
-            ["--input", "x.json", "--image", "nvcr.io/a/b:1"],
-            "give exactly one of --input FILE or --image REF",
-        ),
-        (["--input", "x.json", "--pin", PROD], "--pin go(es) with --image"),
-        (["--input", "x.json", "--save-input", "y.json"], "--save-input goes with --image"),
+        ([], "give exactly one of --input FILE, --artifact PATH and --image REF"),
+        (["--input", "x.json", "--image", "nvcr.io/a/b:1"], "give exactly one of --input FILE"),
+        (["--input", "x.json", "--pin", PROD], "--pin: only with --artifact or --image, not with --input"),
+        (["--input", "x.json", "--save-input", "y.json"], "--save-input: only with --artifact or --image"),
+        (["--artifact", "x.bin", "--mode", "runtime"], "--mode: only with --image"),
+        (["--image", "nvcr.io/a/b:1", "--lock", "l.yaml"], "--lock: only with --artifact"),
         (["--image", "nvcr.io/Bad/ref:1"], "repository component 'Bad'"),
     ],
 )

@@ -74,10 +74,18 @@ def _with_options(f: F, key_flags: tuple[str, ...], shared: bool = True) -> F:
         click.option(
             "--prod-digest", default="", metavar="DIGEST", help="digest now in production (CVE baseline)"
         ),
-        click.option(
-            "--identity", default="", metavar="SAN", help="expected signer identity, matched exactly"
+        *(
+            [
+                click.option(
+                    "--identity", default="", metavar="SAN", help="expected signer identity, matched exactly"
+                ),
+                click.option(
+                    "--issuer", default="", metavar="URL", help="expected OIDC issuer, matched exactly"
+                ),
+            ]
+            if shared
+            else []
         ),
-        click.option("--issuer", default="", metavar="URL", help="expected OIDC issuer, matched exactly"),
         click.option(
             "--identity-regexp", default="", metavar="RE", help="signer identity as a regular expression"
         ),

@@ -100,17 +100,19 @@ def eval_command(
     subjects = [value for value in (input_path, artifact_path, image) if value is not None]
     if len(subjects) != 1:
         raise UsageError("give exactly one of --input FILE, --artifact PATH and --image REF")
-    given = sorted(f"--{k.replace('_', '-')}" for k, v in artifact.items() if v is not None)
-    if input_path is not None and (given or save_input):
-        raise UsageError(f"{', '.join([*given, *(['--save-input'] if save_input else [])])} need --artifact")
-    from gate.cli.collect_container import SHARED_OPTIONS, given as container_given
+    from gate.cli.collect_container import SHARED_OPTIONS
+    from gate.cli.collect_container import given as container_given
 
+    given = sorted(f"--{k.replace('_', '-')}" for k, v in artifact.items() if v is not None)
     stray = container_given(container)
-    if stray and image is None:
-        raise UsageError(f"{', '.join(stray)} need --image")
+    if input_path is not None and (given or stray or save_input):
+        names = [*given, *stray, *(["--save-input"] if save_input else [])]
+        raise UsageError(f"{', '.join(names)}: only with --artifact or --image, not with --input")
+    if artifact_path is not None and stray:
+        raise UsageError(f"{', '.join(stray)}: only with --image")
     artifact_only = [name for name in given if name[2:].replace("-", "_") not in SHARED_OPTIONS]
     if image is not None and artifact_only:
-        raise UsageError(f"{', '.join(artifact_only)} need --artifact")
+        raise UsageError(f"{', '.join(artifact_only)}: only with --artifact")
     loaded = load_profile(profile)
     if artifact_path is not None:
         collected = collect_with_progress(build_request(artifact_path, artifact), loaded)

@@ -42,9 +42,8 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -64,6 +63,14 @@ MAX_CONFIG_BYTES = 1024 * 1024
 """Largest image config fetched for its labels."""
 MAX_PLATFORMS = 256
 COSIGN_SUFFIXES = ("sig", "att", "sbom")
+MAX_KEY_BYTES = 64 * 1024
+
+if TYPE_CHECKING:
+    from gate.evidence.signatures import SignatureOptions
+
+
+class KeyFileError(Exception):
+    """A --key file that cannot be read (the CLI checks first; this guards library use)."""
 
 
 @dataclass(frozen=True)
@@ -239,20 +246,6 @@ def _fetch_artifact(
 # -- the evidence side -----------------------------------------------------------------------------
 
 
-def _optional(module: str) -> Any:
-    """An evidence module, or None when this build does not have it."""
-    try:
-        return import_module(f"gate.evidence.{module}")
-    except ImportError:
-        return None
-
-
-def _unavailable(collection: Collection, section: str, what: str) -> dict[str, Any]:
-    return {
-        "error": collection.error(section, f"{what} is not available in this build of gate; not collected")
-    }
-
-
 def _guard(collection: Collection, section: str, produce: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run an evidence module; an unexpected exception becomes that section's error."""
     try:
@@ -264,70 +257,65 @@ def _guard(collection: Collection, section: str, produce: Callable[[], dict[str,
         }
 
 
-def _signature_options(request: ContainerRequest) -> Any:
-    signatures = _optional("signatures")
-    if signatures is None:
-        return None
-    keys = tuple(path.read_bytes() for path in request.keys)
-    return signatures.SignatureOptions(
+def signature_options(request: ContainerRequest) -> SignatureOptions:
+    """What the operator expects of a signature (identity, issuer, trust root, keys)."""
+    from gate.evidence.signatures import SignatureOptions
+
+    keys: list[bytes] = []
+    for path in request.keys:
+        try:
+            keys.append(path.read_bytes()[:MAX_KEY_BYTES])
+        except OSError as exc:
+            raise KeyFileError(f"{path}: cannot read the public key: {exc.strerror}") from None
+    return SignatureOptions(
         identity=request.identity,
         issuer=request.issuer,
         identity_regexp=request.identity_regexp,
         issuer_regexp=request.issuer_regexp,
         trusted_root=request.trusted_root,
-        keys=keys,
+        keys=tuple(keys),
     )
 
 
 def signature_section(request: ContainerRequest, found: Fetched, collection: Collection) -> dict[str, Any]:
-    """``evidence.signature`` from the fetched ``.sig`` manifests and bundle referrers."""
-    signatures = _optional("signatures")
-    if signatures is None:
-        return _unavailable(collection, "signature", "signature verification")
-    options = _signature_options(request)
-    return dict(
-        signatures.collect_signatures(
-            found.digest,
-            found.fetched,
-            options,
-            collection,
-            sig_manifests=found.cosign.get("sig", []),
-            referrers=found.referrers,
-        )
+    """``evidence.signature`` from the fetched ``.sig`` manifests and Sigstore bundle referrers."""
+    from gate.evidence.signatures import collect_signatures
+
+    return collect_signatures(
+        found.digest,
+        found.fetched,
+        signature_options(request),
+        collection,
+        sig_manifests=found.cosign.get("sig", []),
+        referrers=found.referrers,
     )
 
 
 def sbom_section(request: ContainerRequest, found: Fetched, collection: Collection) -> dict[str, Any]:
     """``evidence.sbom`` from the fetched ``.att`` / ``.sbom`` manifests and attestation referrers."""
-    sbom = _optional("sbom")
-    if sbom is None or not hasattr(sbom, "collect_sbom"):
-        return _unavailable(collection, "sbom", "SBOM attestation verification")
-    return dict(
-        sbom.collect_sbom(
-            found.digest,
-            found.fetched,
-            _signature_options(request),
-            collection,
-            att_manifests=found.cosign.get("att", []) + found.cosign.get("sbom", []),
-            referrers=found.referrers,
-        )
+    from gate.evidence.sbom import collect_sbom
+
+    return collect_sbom(
+        found.digest,
+        found.fetched,
+        signature_options(request),
+        collection,
+        att_manifests=found.cosign.get("att", []) + found.cosign.get("sbom", []),
+        referrers=found.referrers,
     )
 
 
 def model_card_section(found: Fetched, collection: Collection) -> dict[str, Any]:
     """``evidence.model_card`` from the referrers, labels and annotations."""
-    cards = _optional("model_card")
-    if cards is None or not hasattr(cards, "collect_model_card"):
-        return _unavailable(collection, "model_card", "model-card discovery")
-    return dict(
-        cards.collect_model_card(
-            found.digest,
-            found.fetched,
-            collection,
-            referrers=found.referrers,
-            labels=found.labels,
-            annotations=found.annotations,
-        )
+    from gate.evidence.model_card import collect_model_card
+
+    return collect_model_card(
+        found.digest,
+        found.fetched,
+        collection,
+        referrers=found.referrers,
+        labels=found.labels,
+        annotations=found.annotations,
     )
 
 
@@ -335,14 +323,8 @@ def vulnerability_section(
     request: ContainerRequest, found: Fetched | None, registry_name: str, collection: Collection
 ) -> dict[str, Any]:
     """``evidence.vulnerabilities``: report files, else grype (runtime mode, when installed)."""
-    vulns = _optional("vulnerabilities")
-    if vulns is None:
-        return {
-            "candidate": _unavailable(collection, "vulnerabilities", "vulnerability scanning"),
-            "baseline": {
-                "error": "vulnerability scanning is not available in this build of gate; not collected"
-            },
-        }
+    from gate.evidence.vulnerabilities import read_report, run_grype
+
     candidate_digest = found.digest if found else ""
     out: dict[str, Any] = {}
     for key, report, digest in (
@@ -350,11 +332,13 @@ def vulnerability_section(
         ("baseline", request.baseline_report, request.prod_digest),
     ):
         if report is not None:
-            out[key] = vulns.read_report(report, collection, expected_digest=digest)
+            out[key] = read_report(report, collection, expected_digest=digest)
         elif request.runtime and found is not None and is_digest(digest):
-            out[key] = vulns.run_grype(registry_name, digest, collection)
+            out[key] = run_grype(registry_name, digest, collection)
         else:
             why = "no scan report was given" + ("" if request.runtime else " (static mode runs no scanner)")
+            if request.runtime and found is None:
+                why = "the registry was unavailable, so nothing was scanned"
             out[key] = {"error": collection.error("vulnerabilities", f"{key}: {why}")}
     return out
 
