@@ -45,6 +45,8 @@ demo: $(STAMP)
 	echo "== gate replay --audit-log $$demo/audit.jsonl --profile (nim-promotion with a 1 h TTL)" && \
 	sed 's/attestation_ttl_hours: 24/attestation_ttl_hours: 1/' policy-profiles/nim-promotion.yaml > $$demo/strict.yaml && \
 	$(BIN)/gate replay --audit-log $$demo/audit.jsonl --profile $$demo/strict.yaml
+	@echo; echo "== runtime: gate eval --image against a registry the demo starts and stops (scripts/demo_registry.py)"
+	$(BIN)/python scripts/demo_registry.py
 
 test: regotest pytest
 
@@ -56,8 +58,8 @@ regotest: $(STAMP)
 	$(BIN)/gate test --engine opa
 
 lint: $(STAMP)
-	$(BIN)/ruff check gate tests bench
-	$(BIN)/ruff format --check gate tests bench
+	$(BIN)/ruff check gate tests bench scripts
+	$(BIN)/ruff format --check gate tests bench scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
@@ -61,6 +61,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_TOKEN_RESPONSE = 64 * 1024
 MAX_ERROR_BODY = 16 * 1024
+
+
+_C = TypeVar("_C", bound="RegistryClient")
 
 
 class RegistryError(Exception):
@@ -240,7 +243,7 @@ class RegistryClient:
             self._http.close()
             self._http = None
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *_: object) -> None:
