@@ -441,3 +441,59 @@ def test_plain_http_is_refused_for_a_host_that_is_not_loopback() -> None:
     assert client.scheme_for("[::1]:5000") == "http"
     insecure = client_for("registry.example", insecure_hosts=frozenset({"registry.example"}))
     assert insecure.scheme_for("registry.example") == "http"
+
+
+def test_malformed_manifests_are_refused() -> None:
+    bodies = {
+        "not-json": b"this is not json",
+        "not-object": b"[1, 2, 3]",
+        "unknown-type": json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/x-evil", "config": {}}
+        ).encode(),
+        "index-without-manifests": json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX}).encode(),
+        "manifest-without-config": json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST}).encode(),
+    }
+    by_digest = {sha(body): body for body in bodies.values()}
+
+    def respond(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": OCI_MANIFEST}, by_digest[path.rsplit("/", 1)[1]]
+
+    with FakeRegistry(respond) as fake, client_for(fake.host) as client:
+        problems = {
+            name: failure(lambda b=body: client.manifest(REPO, sha(b))) for name, body in bodies.items()
+        }
+
+    assert {name: error.kind for name, error in problems.items()} == dict.fromkeys(bodies, "malformed")
+    assert "not valid JSON" in str(problems["not-json"])
+    assert "unsupported manifest media type 'application/x-evil'" in str(problems["unknown-type"])
+
+
+def test_the_referrers_api_is_used_when_the_registry_has_it_and_pages_are_followed() -> None:
+    subject = "sha256:" + "d" * 64
+    first = [
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "e" * 64, "size": 10, "artifactType": "a/card"}
+    ]
+    second = [
+        {"mediaType": OCI_MANIFEST, "digest": "sha256:" + "f" * 64, "size": 11, "artifactType": "a/sig"}
+    ]
+
+    def respond(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX}
+        if path.endswith("page=2"):
+            return 200, {"Content-Type": OCI_INDEX}, json.dumps({**index, "manifests": second}).encode()
+        link = f'</v2/{REPO}/referrers/{subject}?page=2>; rel="next"'
+        return (
+            200,
+            {"Content-Type": OCI_INDEX, "Link": link},
+            json.dumps({**index, "manifests": first}).encode(),
+        )
+
+    with FakeRegistry(respond) as fake, client_for(fake.host) as client:
+        found = client.referrers(REPO, subject)
+        cards = client.referrers(REPO, subject, "a/card")
+
+    assert found.source == "referrers-api"
+    assert found.descriptors == first + second
+    assert cards.descriptors == first
+    assert fake.requests[0] == ("GET", f"/v2/{REPO}/referrers/{subject}")
+    assert fake.requests[2] == ("GET", f"/v2/{REPO}/referrers/{subject}?artifactType=a%2Fcard")
