@@ -864,3 +864,34 @@ def test_dispatcher_reports_pickles_the_c_unpickler_accepts(data: bytes) -> None
 
     result = scan_blob(BytesBlob(data), name="weights.bin")
     assert any(f.check == "pickle.dangerous_global" for f in result.findings), result.to_json()
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        # names a trusted namespace imports from elsewhere: the unpickler reaches them there
+        ("sklearn.callback._transport", "Client"),
+        ("sklearn.callback._transport", "Listener"),
+        ("sklearn.callback._progressbar", "Thread"),
+        ("sklearn.utils._repr_html.tests.test_js", "HTTPServer"),
+        ("sklearn.tests.test_pipeline", "TemporaryDirectory"),
+        ("sklearn.utils.tests.test_validation", "NamedTemporaryFile"),
+        ("sklearn.ensemble.tests.test_iforest", "Mock"),
+        ("sklearn.tests.test_config", "ThreadPoolExecutor"),
+        ("sklearn.preprocessing._data", "Popen"),
+        ("torch.nn.modules.module", "Thread"),
+        ("sklearn.linear_model", "FileHandler"),
+    ],
+)
+def test_trusted_namespaces_do_not_vouch_for_what_they_import(module: str, name: str) -> None:
+    assert classify(module, name)[0] != SAFE
+    report = scan(call4(module, name, "127.0.0.1"))
+    assert worst(report) in {"medium", "high", "critical"}
+
+
+def test_test_modules_inside_a_trusted_namespace_are_not_trusted() -> None:
+    assert classify("sklearn.tests.test_common", "SomeHelper")[0] == SUSPICIOUS
+    assert classify("sklearn.utils._testing", "TempMemmap")[0] == SUSPICIOUS
+    assert classify("sklearn.linear_model.tests.test_sgd", "MyEstimator")[0] == SUSPICIOUS
+    assert classify("torch.nn.modules.conv", "Conv2d")[0] == SAFE
+    assert classify("sklearn.ensemble._forest", "RandomForestClassifier")[0] == SAFE
