@@ -269,6 +269,9 @@ class _Inspector:
         self.findings: list[Finding] = []
         self.bound: set[str] = set()
         self.symbols: dict[str, list[Any]] = {}
+        self.macros: dict[str, list[list[str]]] = {}
+        # macro parameter -> the argument expressions of every call site
+        self.call_args: dict[str, list[Any]] = {}
         self.seen: set[tuple[str, int, str]] = set()
 
     def add(self, check: str, severity: str, detail: str, node: Any = None, code: str = CODE) -> None:
@@ -317,6 +320,9 @@ class _Inspector:
                 return self.findings
             all_nodes.append(node)
         for node in all_nodes:
+            if isinstance(node, nodes.Macro):
+                self.macros.setdefault(node.name, []).append([arg.name for arg in node.args])
+        for node in all_nodes:
             self._collect(node, nodes)
         for node in all_nodes:
             self._check(node, nodes)
@@ -344,6 +350,19 @@ class _Inspector:
         elif isinstance(node, (nodes.Macro, nodes.CallBlock)):
             for arg, default in zip(reversed(node.args), reversed(node.defaults), strict=False):
                 self.symbols.setdefault(arg.name, []).append(default)
+        if (
+            isinstance(node, nodes.Call)
+            and isinstance(node.node, nodes.Name)
+            and node.node.name in self.macros
+        ):
+            # A macro's parameters take the values of every call site's arguments: a name
+            # passed in (``{{ g(cycler, "__in" ~ "it__") }}``) is folded where it is used.
+            for params in self.macros[node.node.name]:
+                for param, value in zip(params, node.args, strict=False):
+                    self.call_args.setdefault(param, []).append(value)
+                for kw in node.kwargs:
+                    if kw.key in params:
+                        self.call_args.setdefault(kw.key, []).append(kw.value)
 
     def _bind(self, target: Any, value: Any, nodes: Any, iterate: bool) -> None:
         if isinstance(target, nodes.Name):
@@ -357,9 +376,13 @@ class _Inspector:
             return
         self.symbols.setdefault(key, []).append(("iter", value) if iterate else value)
 
-    def _lookup(self, node: Any, nodes: Any) -> list[Any] | None:
+    def _lookup(self, node: Any, nodes: Any, calls: bool = True) -> list[Any] | None:
         if isinstance(node, nodes.Name) and node.ctx == "load":
-            return self.symbols.get(node.name)
+            bound = self.symbols.get(node.name)
+            passed = self.call_args.get(node.name) if calls else None
+            if bound is not None and passed is not None:
+                return bound + passed
+            return passed if bound is None else bound
         if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
             return self.symbols.get(f"{node.node.name}.{node.attr}")
         return None
@@ -443,12 +466,16 @@ class _Inspector:
 
     # -- computed names -----------------------------------------------------------------------
 
-    def computed(self, node: Any, nodes: Any, depth: int = 0) -> bool:
-        """Whether *node* builds a string at render time (concatenation, filters, slicing, ...)."""
+    def computed(self, node: Any, nodes: Any, depth: int = 0, through_attr: bool = False) -> bool:
+        """Whether *node* builds a string at render time (concatenation, filters, slicing, ...).
+
+        A macro parameter counts as what its call sites pass, except as the object of an
+        attribute read (``spec.type`` of a ``spec`` passed as ``x|items``): that reads data.
+        """
         if depth > _FOLD_DEPTH:
             return True
         depth += 1
-        bound = self._lookup(node, nodes)
+        bound = self._lookup(node, nodes, calls=not through_attr)
         if bound is not None:
             return any(
                 self.computed(v[1] if isinstance(v, tuple) else v, nodes, depth)
@@ -467,7 +494,7 @@ class _Inspector:
         if isinstance(node, (nodes.Sub, nodes.Div, nodes.FloorDiv, nodes.Neg, nodes.Pos)):
             return False
         if isinstance(node, nodes.Getattr):
-            return self.computed(node.node, nodes, depth)
+            return self.computed(node.node, nodes, depth, through_attr=True)
         if isinstance(node, nodes.Getitem):
             if isinstance(node.node, nodes.Const) and isinstance(node.node.value, str):
                 return True
@@ -516,6 +543,16 @@ class _Inspector:
                 "jinja.computed_name",
                 "high",
                 f"{what} is chosen at render time, not written in the template",
+                node,
+            )
+        elif not values and strict_private and not isinstance(expr, nodes.Const):
+            # An attribute name (|attr, map(attribute=...)) that is not a constant comes
+            # from the render context, a macro argument or the conversation itself;
+            # chat templates name the attributes they read.
+            self.add(
+                "jinja.computed_name",
+                "high",
+                f"{what} is not a constant: the attribute read is chosen at render time",
                 node,
             )
 

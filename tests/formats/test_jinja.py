@@ -82,6 +82,14 @@ MALICIOUS = {
     "attr-from-user-data": "{{ messages|attr(messages[0].content) }}",
     "map-attribute-from-user": "{{ messages|map(attribute=messages[-1].content)|list }}",
     "macro-built-name": "{% macro u() %}__{% endmacro %}{{ x[u() ~ 'class' ~ u()] }}",
+    # names passed through macro parameters, or taken from the conversation at render time
+    "macro-param-attr": "{% macro g(o, n) %}{{ o|attr(n) }}{% endmacro %}"
+    "{{ g(cycler, '__' ~ 'init' ~ '__') }}",
+    "macro-kwarg-item": "{% macro g(o, n='x') %}{{ o[n] }}{% endmacro %}{{ g(messages, n='__class__') }}",
+    "macro-callblock": "{% macro g(n) %}{{ caller()|attr(n) }}{% endmacro %}"
+    "{% call g('__cl' ~ 'ass__') %}x{% endcall %}",
+    "attr-from-context": "{{ messages|attr(messages[0]['content']) }}",
+    "map-attr-variable": "{{ messages|map(attribute=field)|list }}",
 }
 
 
