@@ -31,6 +31,7 @@ Findings:
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -200,6 +201,17 @@ def external_location_problem(location: str) -> str | None:
         return "contains a colon (drive, URL scheme or alternate data stream)"
     if any(part == ".." for part in location.split("/")):
         return "has a '..' segment"
+    # Loaders that take the location as a URI (or a layer that decodes it on the way)
+    # see the percent-decoded path: judge that too, however many times it was encoded.
+    decoded = location
+    for _ in range(4):
+        step = urllib.parse.unquote(decoded, errors="surrogateescape")
+        if step == decoded:
+            break
+        decoded = step
+        problem = external_location_problem(decoded)
+        if problem is not None:
+            return f"is percent-encoded and, decoded, {problem}"
     return None
 
 

@@ -174,6 +174,11 @@ def test_relative_external_data_is_recorded() -> None:
         "w.bin\x00.txt",
         "file:///etc/passwd",
         "",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "%252e%252e%252fsecret",
+        "weights%2f..%2f..%2fsecret",
+        "%2Fetc%2Fpasswd",
+        "..%5c..%5cboot.ini",
     ],
 )
 def test_escaping_external_data_is_critical(location: str) -> None:
