@@ -172,3 +172,43 @@ def test_text_output_has_the_stage_summary(model: Path, capsys: pytest.CaptureFi
     assert [line.split()[0] for line in lines] == [
         "source", "format", "integrity", "provenance", "static_scan", "behaviour", "diffusion",
     ]  # fmt: skip
+
+
+def _onnx_with_external(location: str) -> bytes:
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("W", TensorProto.FLOAT, [2], [0.0, 0.0])
+    weight.ClearField("float_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "8")):
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, value
+    node = helper.make_node("Identity", ["W"], ["Y"])
+    out = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([node], "g", [], [out], initializer=[weight])
+    return bytes(helper.make_model(graph).SerializeToString())
+
+
+def test_onnx_directory_with_external_data_is_admitted(
+    tmp_path: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not SCANNER:
+        pytest.skip("the format scanner is not installed")
+    model_dir = tmp_path / "onnx-model"
+    (model_dir / "weights").mkdir(parents=True)
+    (model_dir / "model.onnx").write_bytes(_onnx_with_external("weights/w.bin"))
+    (model_dir / "weights" / "w.bin").write_bytes(np.arange(2, dtype="<f4").tobytes())
+    (model_dir / "stray.bin").write_bytes(b"\x00\xff\xfe\x81\x90\x00\xff")
+    code, decision = _eval(capsys, engine, "--artifact", str(model_dir), "--profile", "standalone")
+    # the external data is part of the model; a raw file nothing names is still unknown
+    assert decision["reasons"] == ["unknown_format"], decision["reasons"]
+    messages = " ".join(r["message"] for r in decision["results"])
+    assert "stray.bin" in messages and "w.bin" not in messages
+    (model_dir / "stray.bin").unlink()
+    code, decision = _eval(capsys, engine, "--artifact", str(model_dir), "--profile", "standalone")
+    assert (code, decision["verdict"]) == (0, "promote")
+    # a pickle named as external data keeps its own format and its findings
+    (model_dir / "weights" / "w.bin").write_bytes(b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00idq\x00\x85R.")
+    code, decision = _eval(capsys, engine, "--artifact", str(model_dir), "--profile", "standalone")
+    assert decision["verdict"] == "block"
+    assert "unsafe_pickle" in decision["reasons"]

@@ -20,6 +20,7 @@ import importlib
 import json
 import math
 import os
+import posixpath
 import re
 import stat
 from collections.abc import Callable
@@ -369,5 +370,36 @@ def collect_artifact(
         symlinks=found.symlinks[:10000],
         limits=found.limits[:100],
     )
+    _mark_onnx_external_data(files)
     section["directory"] = collect_directory(root, files, found.subdirs)
     return section
+
+
+def _mark_onnx_external_data(files: list[dict[str, Any]]) -> None:
+    """Raw files an ONNX model in the directory names as its external data are part of it.
+
+    Such a file is bare tensor bytes (format ``unknown`` by content); it takes the
+    model's format ``onnx`` and records ``external_data_of``. Only a location that stays
+    inside the directory, and only a file whose content is no recognised format, is
+    marked: a pickle or archive named as external data keeps its own format, and the
+    file's findings (the embedded-payload search included) stay as they are.
+    """
+    from gate.formats.onnx import external_location_problem
+
+    by_path = {f.get("path"): f for f in files if isinstance(f.get("path"), str)}
+    for model in files:
+        if model.get("format") != "onnx":
+            continue
+        header = model.get("header")
+        entries = header.get("external_data") if isinstance(header, dict) else None
+        if not isinstance(entries, list):
+            continue
+        base = posixpath.dirname(str(model.get("path", "")))
+        for entry in entries:
+            location = entry.get("location") if isinstance(entry, dict) else None
+            if not isinstance(location, str) or external_location_problem(location) is not None:
+                continue
+            target = by_path.get(posixpath.normpath(posixpath.join(base, location)))
+            if target is None or target is model or target.get("formats") != ["unknown"]:
+                continue
+            target.update(format="onnx", external_data_of=str(model.get("path", ""))[:4096])
