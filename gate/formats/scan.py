@@ -279,7 +279,7 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("compressed", "parse", blob, limits)
     if fmt in ("json", "text"):
         # A JSON file too large for the JSON sniff is "text": a Keras config still goes to the keras parser.
-        return _json(blob, limits, hint, fmt)
+        return _json(blob, limits, hint, fmt, path)
     return Report(fmt)
 
 
@@ -299,15 +299,24 @@ def _torch_layout(report: Report, member_names: list[str]) -> None:
         report.add("archive_unsafe", "torch.layout", "low", f"PyTorch layout: {problem}.")
 
 
-def _json(blob: Blob, limits: Limits, hint: str, fmt: str) -> Report:
-    """A JSON member of a Keras archive, or any JSON that looks like a Keras model config."""
+TEMPLATE_SUFFIXES = (".jinja", ".jinja2", ".j2")
+"""Text files by these names are chat templates (``chat_template.jinja``): inspected, never rendered."""
+
+
+def _json(blob: Blob, limits: Limits, hint: str, fmt: str, path: str = "") -> Report:
+    """A JSON member of a Keras archive, any JSON that looks like a Keras model config, a
+    JSON config carrying chat templates (``tokenizer_config.json``), or a template file."""
     head = blob.read_at(0, 1 << 20)
     if hint != "keras-config":
+        if path.lower().endswith(TEMPLATE_SUFFIXES):
+            report = _call("jinja", "parse", blob, limits)
+            report.format = fmt  # still a text file; its findings are the template's
+            return report
         if head.lstrip()[:1] != b"{":
             return Report(fmt)
         keras = importlib.import_module("gate.formats.keras")
         if not keras.looks_like_config(head):
-            return Report(fmt)
+            return _json_templates(blob, limits, fmt)
     if blob.size > limits.max_header_bytes:
         report = Report(fmt)
         report.add(
@@ -318,6 +327,56 @@ def _json(blob: Blob, limits: Limits, hint: str, fmt: str) -> Report:
         )
         return report
     return _call("keras", "parse_config", blob.read_at(0, blob.size), "", limits)
+
+
+def _json_templates(blob: Blob, limits: Limits, fmt: str) -> Report:
+    """Chat templates in a JSON config (``"chat_template": "..."`` or a list of
+    ``{"name": ..., "template": ...}``, at any depth): each inspected like a GGUF one."""
+    report = Report(fmt)
+    if blob.size > limits.max_header_bytes:
+        head = blob.read_at(0, limits.max_header_bytes)
+        if b'"chat_template' in head:
+            report.add(
+                "invalid_header",
+                "json.too_large",
+                "high",
+                f"A JSON config with chat templates is {blob.size} bytes, above the "
+                f"{limits.max_header_bytes}-byte limit: its templates cannot be inspected.",
+            )
+        return report
+    data = blob.read_at(0, blob.size)
+    if b"chat_template" not in data:
+        return report
+    strictjson = importlib.import_module("gate.formats.strictjson")
+    jinja = importlib.import_module("gate.formats.jinja")
+    try:
+        value = strictjson.loads(data)
+    except strictjson.StrictJSONError as exc:
+        report.add(
+            "invalid_header", f"json.{exc.check}", "high", f"A JSON config names chat templates: {exc}"
+        )
+        return report
+    stack: list[tuple[Any, str, bool]] = [(value, "", False)]
+    seen = 0
+    while stack and seen < 100_000:
+        item, where, template = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            if template:
+                report.findings.extend(
+                    jinja.inspect(item, source=where[:200], report_parse_errors=True, limits=limits)
+                )
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                inside = template or str(key).startswith("chat_template")
+                if template and isinstance(item.get("template"), str) and key != "template":
+                    inside = False  # {"name": ..., "template": ...}: only the template is one
+                stack.append((sub, name, inside))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{where}[{i}]", template) for i, sub in enumerate(item))
+    report.header["chat_templates_inspected"] = True
+    return report
 
 
 def _dispatch(fmt: str, blob: Blob, path: str, hint: str, state: _State) -> Report:

@@ -377,3 +377,59 @@ def test_lzma_alone_joblib_is_unwrapped() -> None:
     result = scan_blob(BytesBlob(lzma.compress(PAYLOAD4, format=lzma.FORMAT_ALONE)), name="m.joblib")
     assert result.format == "lzma"
     assert_pickle_blocked(result, "m.joblib!<decompressed>")
+
+
+# -- chat templates in a model directory's JSON configs and template files ---------------------
+
+_BENIGN_TEMPLATE = (
+    "{%- set ns = namespace(first=true) -%}{%- for m in messages -%}"
+    "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] | trim + '<|im_end|>\\n' }}"
+    "{%- if loop.first %}{% set ns.first = false %}{% endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif -%}"
+)
+_ESCAPE = "{{ cycler|attr('__in' ~ 'it__')|attr('__globals__') }}"
+
+
+def _tokenizer_config(template: Any) -> bytes:
+    return json.dumps(
+        {"bos_token": "<s>", "eos_token": "</s>", "model_max_length": 4096, "chat_template": template}
+    ).encode()
+
+
+def _template_checks(result: ScanResult) -> set[str]:
+    return {f.check for f in result.findings if f.code == "chat_template_injection"}
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        _ESCAPE,
+        [{"name": "default", "template": _BENIGN_TEMPLATE}, {"name": "tool_use", "template": _ESCAPE}],
+    ],
+    ids=["string", "named-list"],
+)
+def test_chat_template_in_tokenizer_config_is_inspected(template: Any) -> None:
+    result = scan_blob(BytesBlob(_tokenizer_config(template)), name="tokenizer_config.json")
+    assert result.format == "json"
+    assert _template_checks(result), result.to_json()
+
+
+def test_benign_chat_templates_in_tokenizer_config_are_clean() -> None:
+    for template in (_BENIGN_TEMPLATE, [{"name": "default", "template": _BENIGN_TEMPLATE}]):
+        result = scan_blob(BytesBlob(_tokenizer_config(template)), name="tokenizer_config.json")
+        assert result.findings == [], result.to_json()
+    # other JSON never mentioning templates is not parsed for them
+    plain = scan_blob(
+        BytesBlob(b'{"architectures": ["LlamaForCausalLM"], "x": "{{ config.a }}"}'), name="c.json"
+    )
+    assert plain.findings == []
+
+
+def test_chat_template_file_is_inspected_by_name() -> None:
+    bad = scan_blob(BytesBlob(_ESCAPE.encode()), name="model/chat_template.jinja")
+    assert bad.format == "text"
+    assert _template_checks(bad)
+    good = scan_blob(BytesBlob(_BENIGN_TEMPLATE.encode()), name="model/chat_template.jinja")
+    assert (good.format, good.findings) == ("text", [])
+    # the same text under another name is plain text
+    assert scan_blob(BytesBlob(_ESCAPE.encode()), name="README.md").findings == []
