@@ -67,6 +67,7 @@ FORMATS = (
     "npy",
     "hdf5",
     "onnx",
+    "sentencepiece",
     "json",
     "text",
     "elf",
@@ -143,6 +144,8 @@ def detect(blob: Blob, hint: str = "") -> str:
         return "pickle"
     if _looks_like_onnx(blob):
         return "onnx"
+    if _looks_like_sentencepiece(blob):
+        return "sentencepiece"
     if _is_zlib(head):
         return "zlib"
     if head.startswith(b"#!"):
@@ -412,6 +415,14 @@ def _looks_like_onnx(blob: Blob) -> bool:
         return bool(onnxfmt.looks_like_onnx(blob))
     except Exception:
         return False
+
+
+def _looks_like_sentencepiece(blob: Blob) -> bool:
+    try:
+        from gate.formats import sentencepiece
+    except ImportError:  # pragma: no cover - part of gate; without it the bytes stay unknown
+        return False
+    return sentencepiece.looks_like(blob)
 
 
 def _is_zlib(head: bytes) -> bool:

@@ -252,6 +252,8 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("numpy", "parse", blob, limits)
     if fmt == "onnx":
         return _call("onnx", "parse", blob, limits)
+    if fmt == "sentencepiece":
+        return _call("sentencepiece", "parse", blob, limits)
     if fmt == "hdf5":
         return _call("keras", "parse_hdf5", blob, limits)
     if fmt == "pickle" and hint.startswith("torch-tar:"):
