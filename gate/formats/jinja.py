@@ -155,6 +155,7 @@ _STRING_METHODS = frozenset(
     }
 )
 _NUMERIC_FILTERS = frozenset({"length", "count", "int", "float", "abs", "round", "sum"})
+_ATTRIBUTE_POSITION = {"groupby": 0, "sum": 0, "unique": 1, "min": 1, "max": 1, "sort": 2}
 _ATTRIBUTE_FILTERS = frozenset(
     {"map", "selectattr", "rejectattr", "sort", "groupby", "sum", "unique", "min", "max", "dictsort"}
 )
@@ -581,6 +582,27 @@ class _Inspector:
                     self._name_check(
                         node, node.args[0], nodes, f"|{node.name} attribute", True, dynamic_is_suspect=True
                     )
+                # the attribute given by position: groupby(attribute), sum(attribute, start),
+                # unique/min/max(case_sensitive, attribute), sort(reverse, case_sensitive, attribute)
+                position = _ATTRIBUTE_POSITION.get(node.name)
+                if position is not None and len(node.args) > position:
+                    self._name_check(
+                        node,
+                        node.args[position],
+                        nodes,
+                        f"|{node.name} attribute",
+                        True,
+                        dynamic_is_suspect=True,
+                    )
+            if node.dyn_args is not None or node.dyn_kwargs is not None:
+                # |attr(*names), |map(**{"attribute": ...}): arguments unpacked at render time
+                # hide the name from every check above; chat templates never unpack filter arguments.
+                self.add(
+                    "jinja.computed_name",
+                    "high",
+                    f"|{node.name} takes unpacked (*args / **kwargs) arguments chosen at render time",
+                    node,
+                )
             if node.name in ("format", "string", "join") and node.node is not None:
                 self._check_format(node, node.node, nodes)
         elif isinstance(node, nodes.Pair):

@@ -90,6 +90,11 @@ MALICIOUS = {
     "{% call g('__cl' ~ 'ass__') %}x{% endcall %}",
     "attr-from-context": "{{ messages|attr(messages[0]['content']) }}",
     "map-attr-variable": "{{ messages|map(attribute=field)|list }}",
+    "filter-unpacked-args": "{{ messages|attr(*['__class__']) }}",
+    "filter-unpacked-kwargs": "{{ messages|map(**{'attribute': '__class__'})|list }}",
+    "groupby-positional": "{{ messages|groupby('__class__') }}",
+    "sum-positional": "{{ messages|sum('__class__') }}",
+    "sort-positional": "{{ messages|sort(false, false, '__class__') }}",
 }
 
 
