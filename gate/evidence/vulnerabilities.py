@@ -74,7 +74,11 @@ class GrypeOptions:
     stderr_cap: int = DEFAULT_STDERR_CAP
     executable: str = "grype"
     env: Mapping[str, str] | None = None
-    """Environment for grype; None inherits gate's."""
+    """Environment for grype; None inherits gate's, with grype's application
+    update check turned off (``GRYPE_CHECK_FOR_APP_UPDATE=false``): a gate
+    run contacts no host it does not need. Database updates follow grype's
+    own configuration (``GRYPE_DB_AUTO_UPDATE``); a grype that cannot load a
+    database fails, and that failure is recorded."""
 
 
 def grype_available(executable: str = "grype") -> bool:
@@ -329,7 +333,7 @@ def _run_capped(argv: list[str], opts: GrypeOptions) -> bytes:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            env=dict(opts.env) if opts.env is not None else None,
+            env=dict(opts.env) if opts.env is not None else _default_env(),
         )
     except OSError as exc:
         raise ScanError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
@@ -375,6 +379,10 @@ def _run_capped(argv: list[str], opts: GrypeOptions) -> bytes:
         last = tail[-1][:300] if tail else "no message"
         raise ScanError(f"exited with status {proc.returncode} ({last})")
     return bytes(out)
+
+
+def _default_env() -> dict[str, str]:
+    return {**os.environ, "GRYPE_CHECK_FOR_APP_UPDATE": "false"}
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
