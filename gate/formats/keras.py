@@ -11,6 +11,8 @@ Findings (code ``unsafe_layer``):
   says whether it carries marshalled Python bytecode, source, or a named function;
 - ``keras.lambda_function`` (critical): a ``__lambda__`` function object anywhere
   (activation, loss, ...);
+- ``keras.external_model`` (high): a ``TFSMLayer`` (or any layer config with a
+  ``filepath``), which loads and runs a TensorFlow SavedModel from outside the archive;
 - ``keras.tf_op_lambda`` (high): ``TFOpLambda`` / ``SlicingOpLambda`` layers, which call a
   TensorFlow function chosen by name;
 - ``keras.foreign_module`` (high): an object whose ``module`` is outside ``keras``,
@@ -292,6 +294,17 @@ class _Walker:
                     offset,
                     path=path,
                 )
+        elif cls == "TFSMLayer" or (cls not in SPECIAL_CLASSES and isinstance(config.get("filepath"), str)):
+            target = str(config.get("filepath", ""))[:200]
+            self.add(
+                "keras.external_model",
+                "high",
+                f"{cls[:80]} layer {name!r} loads a saved model or file from {target!r} when the model is "
+                "loaded: a TensorFlow SavedModel runs its own graph, outside this config",
+                offset,
+                layer=name,
+                filepath=target,
+            )
         elif cls in ("TFOpLambda", "SlicingOpLambda"):
             fn = str(config.get("function", ""))[:120] if config else ""
             self.add(

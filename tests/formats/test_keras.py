@@ -198,6 +198,22 @@ FOREIGN = {
             },
             {"keras.lambda_layer"},
         ),
+        (
+            {
+                "module": "keras.layers",
+                "class_name": "TFSMLayer",
+                "config": {"name": "t", "filepath": "/tmp/attacker_savedmodel", "call_endpoint": "serve"},
+            },
+            {"keras.external_model"},
+        ),
+        (
+            {
+                "module": "keras_hub.layers",
+                "class_name": "SavedModelWrapper",
+                "config": {"name": "w", "filepath": "../other/saved_model"},
+            },
+            {"keras.external_model"},
+        ),
     ],
 )
 def test_malicious_layers(layer: dict[str, Any], checks: set[str]) -> None:
