@@ -220,17 +220,29 @@ def run_check(
     combine: bool = False,
     engine: str = "regorus",
     parser: str | None = None,
+    rego_version: str = "v1",
 ) -> CheckRun:
     """Check every file (or all of them combined) against the namespaces.
 
-    *namespaces* None means every namespace that has rules.
+    *namespaces* None means every namespace that has rules. *rego_version*
+    ``v0`` reads policies in Rego v0 syntax (``deny[msg] { ... }``), as
+    conftest's ``--rego-version v0`` does; only regorus offers it.
     """
     policies = PolicySet(files=[])
     for directory in policy_dirs:
         loaded = load_policies(directory)
         policies.files.extend(loaded.files)
     modules = [(f.path, f.text) for f in policies.modules(include_tests=False)]
-    compiled = create_engine(engine, modules, data or {})
+    if rego_version == "v0":
+        if engine != "regorus":
+            raise UsageError(
+                "--rego-version v0 needs --engine regorus (the OPA evaluator here reads v1 only)"
+            )
+        from gate.engine.regorus import RegorusEngine
+
+        compiled: Engine = RegorusEngine(modules, data or {}, rego_v0=True)
+    else:
+        compiled = create_engine(engine, modules, data or {})
     selected = namespaces if namespaces is not None else namespaces_of(policies)
     files = [load(path, parser) for path in _expand(paths)]
     if not files:

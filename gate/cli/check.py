@@ -74,6 +74,13 @@ exit codes (conftest's):
     show_default=True,
     help="output format",
 )
+@click.option(
+    "--rego-version",
+    type=click.Choice(["v0", "v1"]),
+    default="v1",
+    show_default=True,
+    help="Rego syntax of the policies (v0: conftest policies not yet upgraded; regorus only)",
+)
 @click.option("--fail-on-warn", is_flag=True, help="warnings exit 1 and failures exit 2")
 @click.option("--no-fail", is_flag=True, help="exit 0 whatever the results")
 @engine_option
@@ -86,6 +93,7 @@ def check(
     combine: bool,
     parser: str | None,
     output: str,
+    rego_version: str,
     fail_on_warn: bool,
     no_fail: bool,
     engine: str,
@@ -120,6 +128,7 @@ def check(
         combine=combine,
         engine=engine,
         parser=parser,
+        rego_version=rego_version,
     )
     write(renderer(FORMATS[output]).render_check(run))
     return run.exit_code(fail_on_warn=fail_on_warn, no_fail=no_fail)

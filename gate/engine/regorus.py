@@ -29,7 +29,11 @@ class RegorusEngine(Engine):
 
     name = "regorus"
 
-    def __init__(self, modules: list[tuple[str, str]], data: dict[str, Any]) -> None:
+    def __init__(
+        self, modules: list[tuple[str, str]], data: dict[str, Any], *, rego_v0: bool = False
+    ) -> None:
+        """Compile *modules*; *rego_v0* parses them as Rego v0 (files that
+        ``import rego.v1`` stay v1), for conftest policies not yet upgraded."""
         # Otherwise error messages carry a 40-frame Rust backtrace. Set before
         # the first error: the Rust side reads the variables once and caches them.
         os.environ["RUST_BACKTRACE"] = "0"
@@ -39,6 +43,8 @@ class RegorusEngine(Engine):
         except ImportError as exc:  # pragma: no cover - a packaging fault
             raise EngineError(f"the regorus engine is not installed: {exc}") from None
         self._engine = regorus.Engine()
+        if rego_v0:
+            self._engine.set_rego_v0(True)
         try:
             for path, text in modules:
                 self._engine.add_policy(path, text)

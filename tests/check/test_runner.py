@@ -153,3 +153,26 @@ def test_errors_are_one_line(project: Path, capsys: pytest.CaptureFixture[str]) 
     run = run_cli(capsys, "check", "good.yaml")
     assert run.code == 4
     assert len(run.err_lines) == 1
+
+
+def test_rego_v0_policies_run_with_rego_version_v0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "v0"
+    policy.mkdir()
+    (policy / "main.rego").write_text(
+        "package main\n\nname = input.metadata.name\n\n"
+        'deny[msg] {\n  input.kind == "Deployment"\n  not input.spec.replicas\n'
+        '  msg = sprintf("%s sets no replicas", [name])\n}\n'
+    )
+    manifest = tmp_path / "d.yaml"
+    manifest.write_text("kind: Deployment\nmetadata: {name: d}\nspec: {}\n")
+    run = run_cli(capsys, "check", "-p", str(policy), str(manifest))
+    assert run.code == 4  # v1 parsing refuses v0 syntax
+    run = run_cli(capsys, "check", "-p", str(policy), "--rego-version", "v0", str(manifest))
+    assert run.code == 1
+    assert f"FAIL - {manifest} - main - d sets no replicas" in run.out
+    run = run_cli(
+        capsys, "check", "-p", str(policy), "--rego-version", "v0", "--engine", "opa", str(manifest)
+    )
+    assert run.code == 2
