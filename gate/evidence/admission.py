@@ -10,6 +10,7 @@ usage errors.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -91,7 +92,7 @@ def collect_document(
         "artifact": artifact,
         "provenance": _provenance(request, artifact, collection),
         "behaviour": {"ran": False, "detail": BEHAVIOUR_UNAVAILABLE},
-        "scanners": _scanners(request, settings, collection),
+        "scanners": _scanners(request, settings, collection, artifact),
     }
     operator: dict[str, Any] = {}
     if request.source_url:
@@ -135,6 +136,7 @@ def _statistics(artifact: dict[str, Any], settings: dict[str, Any], collection: 
 def _provenance(request: Request, artifact: dict[str, Any], collection: Collection) -> dict[str, Any]:
     if not request.signature:
         return {"method": "none", "verified": False}
+    logging.getLogger("sigstore").setLevel(logging.ERROR)  # "offline mode" notices are not news
     try:
         module = importlib.import_module("gate.evidence.provenance")
     except ImportError as exc:
@@ -149,7 +151,9 @@ def _provenance(request: Request, artifact: dict[str, Any], collection: Collecti
     return section
 
 
-def _scanners(request: Request, settings: dict[str, Any], collection: Collection) -> list[dict[str, Any]]:
+def _scanners(
+    request: Request, settings: dict[str, Any], collection: Collection, artifact: dict[str, Any]
+) -> list[dict[str, Any]]:
     names = list(settings.get("scanners", {}).get("run", []))
     if not names:
         return []
@@ -158,5 +162,5 @@ def _scanners(request: Request, settings: dict[str, Any], collection: Collection
     except ImportError:
         return [{"name": n, "installed": False} for n in names]
     timeout = float(settings.get("scanners", {}).get("timeout_seconds", 300))
-    results: list[dict[str, Any]] = module.run_scanners(names, request.path, timeout, collection)
+    results: list[dict[str, Any]] = module.run_scanners(names, request.path, timeout, collection, artifact)
     return results

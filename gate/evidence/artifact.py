@@ -198,14 +198,21 @@ def _bounded_header(header: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _finding_json(raw: dict[str, Any]) -> dict[str, Any]:
+def _finding_json(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    member = str(raw.get("member", ""))
+    # The scanner names members from the top-level blob down (name!a!b): the
+    # file is already recorded, so only the path inside it stays.
+    if member == name:
+        member = ""
+    elif member.startswith(name + "!"):
+        member = member[len(name) + 1 :]
     out: dict[str, Any] = {
         "stage": STAGE_OF.get(raw.get("code", ""), "format"),
         "code": _code(raw.get("code")),
         "check": text(raw.get("check", ""), 128),
         "severity": text(raw.get("severity", "high"), 16),
         "detail": text(raw.get("detail", ""), 4096),
-        "member": text(raw.get("member", ""), 4096),
+        "member": text(member, 4096),
     }
     offset = raw.get("offset")
     if isinstance(offset, int) and 0 <= offset < 2**62:
@@ -261,7 +268,7 @@ def scan_file(
                     formats=sorted(str(f)[:64] for f in result.formats)[:256] or [str(result.format)[:64]],
                     header=_bounded_header(result.header),
                 )
-                findings = [_finding_json(f.to_json()) for f in result.findings]
+                findings = [_finding_json(f.to_json(), shown) for f in result.findings]
             except Exception as exc:  # a scanner bug is a finding, never a pass
                 record.update(format="unknown", formats=["unknown"], header={})
                 findings = [

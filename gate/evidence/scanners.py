@@ -1,0 +1,285 @@
+"""External second-opinion scanners (stage 5): modelscan, fickling, modelaudit.
+
+Each runs as a subprocess: argv built from a fixed table (never a shell,
+never a user-supplied program), its own session so a timeout kills the whole
+process group, stdout/stderr and the JSON report written to files in a
+private temporary folder and read back with size caps. The collector records
+the version, argv (also in ``collection.executed_commands``), exit code, and
+the issues normalised to ``{severity, detail, path}``; a crash, a timeout,
+an unexpected exit code or output that is not the tool's JSON is recorded
+as ``error`` (the policy fails closed on it). A scanner that is not
+installed is recorded as such; the profile decides what that means.
+
+Scanners are looked up on PATH, then beside the running Python (the same
+virtualenv as gate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.evidence.artifact import text
+from gate.evidence.interface import Collection
+
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+MAX_STREAM_BYTES = 64 * 1024
+MAX_ISSUES = 10_000
+VERSION_TIMEOUT = 30.0
+PICKLE_FORMATS = frozenset({"pickle", "pytorch-legacy", "pytorch-zip", "pytorch-tar", "joblib"})
+
+# Telemetry off, colours off: the scanners' output is data.
+_ENV = {"NO_COLOR": "1", "TERM": "dumb", "DO_NOT_TRACK": "1", "PROMPTFOO_DISABLE_TELEMETRY": "1"}
+_FICKLING_SEVERITY = {
+    "LIKELY_SAFE": "low",
+    "POSSIBLY_UNSAFE": "medium",
+    "SUSPICIOUS": "medium",
+    "LIKELY_UNSAFE": "high",
+    "LIKELY_OVERTLY_MALICIOUS": "critical",
+    "OVERTLY_MALICIOUS": "critical",
+}
+_MODELAUDIT_SEVERITY = {
+    "critical": "critical",
+    "error": "high",
+    "warning": "medium",
+    "info": "low",
+    "debug": "low",
+}
+
+
+class ScanError(Exception):
+    """The scanner ran but its result cannot be used."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """How to run one scanner and read its report."""
+
+    name: str
+    argv: Callable[[str, str, str], list[str]]
+    """(executable, target path, report path) -> argv."""
+    ok_exits: frozenset[int]
+    parse: Callable[[Any, str], list[dict[str, str]]]
+    """(report JSON, target) -> issues; raises ScanError for unusable reports."""
+    per_pickle_file: bool = False
+    """Run once per file holding a pickle (fickling) instead of once over the artifact."""
+
+
+def _modelscan(report: Any, target: str) -> list[dict[str, str]]:
+    if not isinstance(report, dict) or not isinstance(report.get("issues"), list):
+        raise ScanError("report has no issues list")
+    errors = report.get("errors") or []
+    if errors:
+        raise ScanError(f"modelscan reported errors: {json.dumps(errors)[:500]}")
+    return [
+        {
+            "severity": str(i.get("severity", "unknown")).lower(),
+            "detail": str(i.get("description", "")),
+            "path": str(i.get("source", target)),
+        }
+        for i in report["issues"]
+        if isinstance(i, dict)
+    ]
+
+
+def _fickling(report: Any, target: str) -> list[dict[str, str]]:
+    if not isinstance(report, dict) or not isinstance(report.get("severity"), str):
+        raise ScanError("report has no severity")
+    severity = _FICKLING_SEVERITY.get(report["severity"])
+    if severity is None:
+        raise ScanError(f"unknown fickling severity {report['severity']!r}")
+    if severity == "low":
+        return []
+    return [
+        {
+            "severity": severity,
+            "detail": f"{report['severity']}: {report.get('analysis', '')}",
+            "path": target,
+        }
+    ]
+
+
+def _modelaudit(report: Any, target: str) -> list[dict[str, str]]:
+    if not isinstance(report, dict) or not isinstance(report.get("issues"), list):
+        raise ScanError("report has no issues list")
+    if report.get("has_errors"):
+        raise ScanError("modelaudit reported operational errors")
+    issues = []
+    for issue in report["issues"]:
+        if not isinstance(issue, dict):
+            continue
+        severity = _MODELAUDIT_SEVERITY.get(str(issue.get("severity", "")).lower(), "high")
+        issues.append(
+            {
+                "severity": severity,
+                "detail": str(issue.get("message", "")),
+                "path": str(issue.get("location", target)),
+            }
+        )
+    return issues
+
+
+TOOLS = {
+    "modelscan": Tool(
+        "modelscan",
+        lambda exe, t, out: [exe, "-p", t, "-r", "json", "-o", out],
+        frozenset({0, 1, 3}),
+        _modelscan,
+    ),
+    "fickling": Tool(
+        "fickling",
+        lambda exe, t, out: [exe, "--check-safety", "--json-output", out, t],
+        frozenset({0, 1}),
+        _fickling,
+        per_pickle_file=True,
+    ),
+    "modelaudit": Tool(
+        "modelaudit",
+        lambda exe, t, out: [exe, "scan", "--format", "json", "--output", out, t],
+        frozenset({0, 1}),
+        _modelaudit,
+    ),
+}
+
+
+def find(name: str) -> str | None:
+    """The scanner's executable: on PATH, or beside the running Python."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
+
+
+def _tail(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_STREAM_BYTES)
+    except OSError:
+        return ""
+    return data.decode("utf-8", "replace").strip()
+
+
+def run_bounded(argv: list[str], timeout: float, workdir: Path) -> tuple[int | None, str]:
+    """Run *argv* (no shell) in its own session; (exit code or None on timeout, stderr tail)."""
+    out_path, err_path = workdir / "stdout", workdir / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            cwd=workdir,
+            env={**os.environ, **_ENV},
+            start_new_session=True,
+        )
+        try:
+            code: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # already gone
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            code = None
+    return code, _tail(err_path) or _tail(out_path)
+
+
+def _version(exe: str, workdir: Path) -> str:
+    try:
+        code, _ = run_bounded([exe, "--version"], VERSION_TIMEOUT, workdir)
+    except OSError:
+        return ""
+    output = _tail(workdir / "stdout") + " " + _tail(workdir / "stderr")
+    match = re.search(r"\d+(?:\.\d+)+\S*", output)
+    return match.group(0)[:256] if code == 0 and match else ""
+
+
+def _read_report(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise ScanError("wrote no JSON report") from None
+    if size > MAX_REPORT_BYTES:
+        raise ScanError(f"report larger than {MAX_REPORT_BYTES} bytes")
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScanError(f"report is not JSON: {exc}") from None
+
+
+def _targets(tool: Tool, path: str, artifact: dict[str, Any]) -> list[str]:
+    if not tool.per_pickle_file:
+        return [path]
+    root = Path(path)
+    files = [f for f in artifact.get("files", []) if set(f.get("formats", [])) & PICKLE_FORMATS]
+    if artifact.get("kind") == "file":
+        return [path] if files else []
+    return [str(root / f["path"]) for f in files]
+
+
+def run_one(
+    name: str, path: str, artifact: dict[str, Any], timeout: float, collection: Collection
+) -> dict[str, Any]:
+    """Run one scanner over the artifact; the ``evidence.scanners[]`` entry."""
+    tool = TOOLS[name]
+    exe = find(name)
+    record: dict[str, Any] = {"name": name, "installed": exe is not None}
+    if exe is None:
+        return record
+    issues: list[dict[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix=f"gate-{name}-") as tmp:
+        workdir = Path(tmp)
+        record["version"] = _version(exe, workdir)
+        for target in _targets(tool, os.path.abspath(path), artifact):
+            report = workdir / "report.json"
+            report.unlink(missing_ok=True)
+            argv = tool.argv(exe, target, str(report))
+            record["argv"] = [text(a, 4096) for a in argv]
+            collection.ran(argv)
+            try:
+                code, stderr = run_bounded(argv, timeout, workdir)
+            except OSError as exc:
+                record["error"] = collection.error(name, text(f"{name} could not start: {exc}", 2048))
+                return record
+            if code is None:
+                record["timed_out"] = True
+                collection.error(name, f"{name} timed out after {timeout:g} s on {target}")
+                return record
+            record["exit_code"] = max(-255, min(255, code))
+            try:
+                if code not in tool.ok_exits:
+                    raise ScanError(f"exited with status {code}: {stderr[:500]}")
+                issues.extend(tool.parse(_read_report(report), target))
+            except ScanError as exc:
+                record["error"] = collection.error(name, text(f"{name} on {target}: {exc}", 2048))
+                return record
+    record["issues"] = [
+        {
+            "severity": text(i["severity"], 32),
+            "detail": text(i["detail"], 4096),
+            "path": text(i["path"], 4096),
+        }
+        for i in issues[:MAX_ISSUES]
+    ]
+    return record
+
+
+def run_scanners(
+    names: list[str],
+    path: str,
+    timeout: float,
+    collection: Collection,
+    artifact: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``evidence.scanners`` section: each named scanner, in order."""
+    return [run_one(n, path, artifact or {}, timeout, collection) for n in names if n in TOOLS]
