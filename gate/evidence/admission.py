@@ -9,7 +9,6 @@ usage errors.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
@@ -80,10 +79,10 @@ def collect_document(
         max_files=int(limits.get("max_files", DEFAULT_MAX_FILES)),
         max_depth=int(limits.get("max_depth", DEFAULT_MAX_DEPTH)),
         progress=progress,
+        thresholds=dict(settings.get("statistics", {})),
     )
     if artifact["scanner"].get("error"):
         collection.error("artifact", artifact["scanner"]["error"])
-    _statistics(artifact, settings, collection)
     name = root.resolve().name if root.name in ("", ".", "..") else root.name
 
     evidence: dict[str, Any] = {
@@ -124,31 +123,13 @@ def collect_document(
     return document
 
 
-def _statistics(artifact: dict[str, Any], settings: dict[str, Any], collection: Collection) -> None:
-    """Weight statistics (stage 5) through gate.formats.tensorstats, when available."""
-    try:
-        module = importlib.import_module("gate.evidence.statistics")
-    except ImportError:
-        return
-    module.add_statistics(artifact, settings.get("statistics", {}), collection)
-
-
 def _provenance(request: Request, artifact: dict[str, Any], collection: Collection) -> dict[str, Any]:
     if not request.signature:
         return {"method": "none", "verified": False}
     logging.getLogger("sigstore").setLevel(logging.ERROR)  # "offline mode" notices are not news
-    try:
-        module = importlib.import_module("gate.evidence.provenance")
-    except ImportError as exc:
-        message = collection.error("provenance", f"signature verification is not available: {exc}")
-        return {
-            "method": "model-signing",
-            "verified": False,
-            "signature_file": request.signature,
-            "error": message,
-        }
-    section: dict[str, Any] = module.verify(request, artifact, collection)
-    return section
+    from gate.evidence.provenance import verify
+
+    return verify(request, artifact, collection)
 
 
 def _scanners(
@@ -157,10 +138,7 @@ def _scanners(
     names = list(settings.get("scanners", {}).get("run", []))
     if not names:
         return []
-    try:
-        module = importlib.import_module("gate.evidence.scanners")
-    except ImportError:
-        return [{"name": n, "installed": False} for n in names]
+    from gate.evidence.scanners import run_scanners
+
     timeout = float(settings.get("scanners", {}).get("timeout_seconds", 300))
-    results: list[dict[str, Any]] = module.run_scanners(names, request.path, timeout, collection, artifact)
-    return results
+    return run_scanners(names, request.path, timeout, collection, artifact)

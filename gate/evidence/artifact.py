@@ -238,8 +238,44 @@ def _scanner() -> tuple[Any, str]:
     return module.scan_blob, ""
 
 
+def _statistics(
+    blob: FileBlob, fmt: str, thresholds: dict[str, Any], limits: Limits
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Sampled tensor statistics (bounded reads) and their anomaly findings."""
+    try:
+        stats_module: Any = importlib.import_module("gate.formats.tensorstats")
+        read = stats_module.safetensors_stats if fmt == "safetensors" else stats_module.gguf_stats
+        stats = read(blob, limits)
+        if stats is None:  # the parser already reported why
+            return {}, []
+        found = stats_module.anomalies(stats, thresholds)
+    except Exception as exc:  # statistics that cannot be computed never pass
+        return {}, [
+            {
+                "stage": "static_scan",
+                "code": "weight_anomaly",
+                "check": "gate.statistics_error",
+                "severity": "high",
+                "detail": text(f"tensor statistics could not be computed: {type(exc).__name__}: {exc}", 4096),
+                "member": "",
+            }
+        ]
+    summary = {
+        "tensors_sampled": len(stats.tensors),
+        "tensors_unsampled": stats.unsampled,
+        "sampled_bytes": stats.sampled_bytes,
+    }
+    return summary, [_finding_json(f.to_json(), "") for f in found]
+
+
 def scan_file(
-    root: Path, rel: bytes, shown: str, scan: Any, limits: Limits, progress: Progress | None = None
+    root: Path,
+    rel: bytes,
+    shown: str,
+    scan: Any,
+    limits: Limits,
+    progress: Progress | None = None,
+    thresholds: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """Hash and scan one regular file; returns its record and raw digest."""
     path = os.path.join(os.fsencode(root), rel) if rel else os.fsencode(root)
@@ -269,6 +305,13 @@ def scan_file(
                     header=_bounded_header(result.header),
                 )
                 findings = [_finding_json(f.to_json(), shown) for f in result.findings]
+                if result.format in ("safetensors", "gguf"):
+                    summary, extra = _statistics(
+                        FileBlob(fd, info.st_size), result.format, thresholds or {}, limits
+                    )
+                    findings.extend(extra)
+                    if summary:
+                        record["statistics"] = summary
             except Exception as exc:  # a scanner bug is a finding, never a pass
                 record.update(format="unknown", formats=["unknown"], header={})
                 findings = [
@@ -317,6 +360,7 @@ def collect_artifact(
     max_depth: int = DEFAULT_MAX_DEPTH,
     limits: Limits = DEFAULT_LIMITS,
     progress: Callable[[int], Progress | None] | None = None,
+    thresholds: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``evidence.artifact`` section for a model file or directory.
 
@@ -337,7 +381,7 @@ def collect_artifact(
         return section
     if stat.S_ISREG(info.st_mode):
         tick = progress(info.st_size) if progress else None
-        record, digest = scan_file(root, b"", root.name, scan, limits, tick)
+        record, digest = scan_file(root, b"", root.name, scan, limits, tick, thresholds)
         section.update(kind="file", files=[record], size=record["size"], file_count=1)
         section["digest"] = "sha256:" + digest.hex()
         return section
@@ -360,7 +404,7 @@ def collect_artifact(
     entries: list[tuple[bytes, bytes, bytes]] = []
     for shown, rel in found.files:
         try:
-            record, digest = scan_file(root, rel, shown, scan, limits, tick)
+            record, digest = scan_file(root, rel, shown, scan, limits, tick, thresholds)
         except OSError as exc:
             record, digest = _unreadable(shown, f"{shown}: cannot read: {exc.strerror or exc}"), b""
         files.append(record)
