@@ -28,6 +28,11 @@ demo: $(STAMP)
 	  $(BIN)/gate eval --input fixtures/container/$$example.input.json --profile nim-promotion; \
 	  echo "(exit code $$?)"; echo; \
 	done
+	@for example in tiny.safetensors payload.bin; do \
+	  echo "== gate eval --artifact fixtures/artifact/$$example --profile standalone"; \
+	  $(BIN)/gate eval --artifact fixtures/artifact/$$example --profile standalone; \
+	  echo "(exit code $$?)"; echo; \
+	done
 	@demo=$$(mktemp -d) && trap 'rm -rf "$$demo"' EXIT && \
 	echo "== gate keygen --out $$demo/demo" && $(BIN)/gate keygen --out $$demo/demo && echo && \
 	echo "== gate eval ... --attest $$demo/decision.intoto.jsonl --key $$demo/demo.key --audit-log $$demo/audit.jsonl" && \

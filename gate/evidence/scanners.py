@@ -163,8 +163,11 @@ def find(name: str) -> str | None:
 
 
 def _tail(path: Path) -> str:
+    """The last MAX_STREAM_BYTES of a captured stream (a traceback ends there)."""
     try:
         with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - MAX_STREAM_BYTES))
             data = handle.read(MAX_STREAM_BYTES)
     except OSError:
         return ""
@@ -261,7 +264,11 @@ def run_one(
                     raise ScanError(f"exited with status {code}: {stderr[:500]}")
                 issues.extend(tool.parse(_read_report(report), target))
             except ScanError as exc:
-                record["error"] = collection.error(name, text(f"{name} on {target}: {exc}", 2048))
+                last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+                why = f"{name} on {target}: {exc}" + (
+                    f" ({last[:300]})" if last and last not in str(exc) else ""
+                )
+                record["error"] = collection.error(name, text(why, 2048))
                 return record
     record["issues"] = [
         {
