@@ -350,3 +350,25 @@ def test_benign_torch_checkpoint_blocks_only_as_denied_format(
     assert "denied_format" in decision["reasons"]
     assert "unsafe_pickle" not in decision["reasons"]
     assert set(decision["reasons"]) <= {"denied_format", "scanner_finding"}, decision["results"]
+
+
+def test_chat_template_in_tokenizer_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "hf"
+    root.mkdir()
+    (root / "model.safetensors").write_bytes(safetensors_bytes(weights()))
+    (root / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 64}))
+    clean = {"chat_template": "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"}
+    (root / "tokenizer_config.json").write_text(json.dumps(clean))
+    assert decide(capsys, root)["verdict"] == "promote"
+
+    evil = {
+        "chat_template": [
+            {"name": "default", "template": clean["chat_template"]},
+            {"name": "tool_use", "template": "{{ cycler.__init__.__globals__.os.popen('id').read() }}"},
+        ]
+    }
+    (root / "tokenizer_config.json").write_text(json.dumps(evil))
+    decision = decide(capsys, root)
+    assert decision["verdict"] == "block"
+    assert decision["reasons"] == ["chat_template_injection"], decision["reasons"]
+    assert "tokenizer_config.json" in decision["results"][0]["message"]
