@@ -34,7 +34,6 @@ from gate.formats.interface import DEFAULT_LIMITS, FileBlob, Limits
 BUFFER = 1024 * 1024
 MAX_HEADER_JSON = 64 * 1024
 MAX_FINDINGS = 1000
-MAX_TEMPLATE_JSON = 16 * 1024 * 1024
 DEFAULT_MAX_FILES = 10_000
 DEFAULT_MAX_DEPTH = 16
 
@@ -306,13 +305,6 @@ def scan_file(
                     header=_bounded_header(result.header),
                 )
                 findings = [_finding_json(f.to_json(), shown) for f in result.findings]
-                if result.format == "json" and info.st_size <= MAX_TEMPLATE_JSON:
-                    # Chat templates in JSON configs (tokenizer_config.json) are rendered by
-                    # transformers: inspect them like GGUF's, never render them.
-                    from gate.evidence.templates import template_findings
-
-                    data = FileBlob(fd, info.st_size).read_at(0, info.st_size)
-                    findings.extend(_finding_json(f.to_json(), "") for f in template_findings(data))
                 if result.format in ("safetensors", "gguf"):
                     summary, extra = _statistics(
                         FileBlob(fd, info.st_size), result.format, thresholds or {}, limits

@@ -74,11 +74,14 @@ class GrypeOptions:
     stderr_cap: int = DEFAULT_STDERR_CAP
     executable: str = "grype"
     env: Mapping[str, str] | None = None
-    """Environment for grype; None inherits gate's, with grype's application
-    update check turned off (``GRYPE_CHECK_FOR_APP_UPDATE=false``): a gate
-    run contacts no host it does not need. Database updates follow grype's
-    own configuration (``GRYPE_DB_AUTO_UPDATE``); a grype that cannot load a
-    database fails, and that failure is recorded."""
+    """Environment for grype; None inherits gate's with grype's application
+    update check and database auto-update turned off
+    (``GRYPE_CHECK_FOR_APP_UPDATE=false``, ``GRYPE_DB_AUTO_UPDATE=false``): a
+    gate run contacts the image's registry and nothing else. The database is
+    refreshed out of band (``grype db update`` on a schedule); a grype whose
+    database is missing or older than its own age limit fails, and that
+    failure is recorded (fail closed), with the database build time of every
+    successful scan in the report."""
 
 
 def grype_available(executable: str = "grype") -> bool:
@@ -382,7 +385,7 @@ def _run_capped(argv: list[str], opts: GrypeOptions) -> bytes:
 
 
 def _default_env() -> dict[str, str]:
-    return {**os.environ, "GRYPE_CHECK_FOR_APP_UPDATE": "false"}
+    return {**os.environ, "GRYPE_CHECK_FOR_APP_UPDATE": "false", "GRYPE_DB_AUTO_UPDATE": "false"}
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

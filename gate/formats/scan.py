@@ -331,42 +331,57 @@ def _json(blob: Blob, limits: Limits, hint: str, fmt: str, path: str = "") -> Re
     return _call("keras", "parse_config", blob.read_at(0, blob.size), "", limits)
 
 
+_TEMPLATE_HINTS = (b"chat_template", b"{{", b"{%", b"\\u")
+"""Bytes without any of these cannot hold a template (an escaped key or brace needs ``\\u``)."""
+
+
 def _json_templates(blob: Blob, limits: Limits, fmt: str) -> Report:
-    """Chat templates in a JSON config (``"chat_template": "..."`` or a list of
-    ``{"name": ..., "template": ...}``, at any depth): each inspected like a GGUF one."""
+    """Templates in a JSON config, inspected like a GGUF one, never rendered: every value under
+    a ``chat_template*`` key (a string, or a list of ``{"name": ..., "template": ...}``, at any
+    depth; Jinja parse errors reported) and every other string holding ``{{`` or ``{%``
+    (transformers renders more than ``chat_template``; parse errors not reported there). Keys
+    and values are judged decoded, so ``"chat_\\u0074emplate"`` is a chat template too. The
+    walk visits every value: a count limit would let a template hide behind a large vocabulary."""
     report = Report(fmt)
     if blob.size > limits.max_header_bytes:
         head = blob.read_at(0, limits.max_header_bytes)
-        if b'"chat_template' in head:
+        if any(hint in head for hint in _TEMPLATE_HINTS[:3]):
             report.add(
                 "invalid_header",
                 "json.too_large",
                 "high",
-                f"A JSON config with chat templates is {blob.size} bytes, above the "
+                f"A JSON config that may hold templates is {blob.size} bytes, above the "
                 f"{limits.max_header_bytes}-byte limit: its templates cannot be inspected.",
             )
         return report
     data = blob.read_at(0, blob.size)
-    if b"chat_template" not in data:
+    if not any(hint in data for hint in _TEMPLATE_HINTS):
         return report
     strictjson = importlib.import_module("gate.formats.strictjson")
     jinja = importlib.import_module("gate.formats.jinja")
     try:
         value = strictjson.loads(data)
     except strictjson.StrictJSONError as exc:
-        report.add(
-            "invalid_header", f"json.{exc.check}", "high", f"A JSON config names chat templates: {exc}"
-        )
+        plain = any(hint in data for hint in _TEMPLATE_HINTS[:3])
+        if fmt == "json" and (plain or exc.check != "constant"):
+            # Text that merely starts with "{" is not a config. A NaN in a trainer's log
+            # with only escapes cannot hide a template; anything else that does not parse
+            # strictly might (two readers may see two documents).
+            report.add(
+                "invalid_header",
+                f"json.{exc.check}",
+                "high",
+                f"A JSON config that may hold templates does not parse strictly, so its "
+                f"templates cannot be inspected: {exc}",
+            )
         return report
     stack: list[tuple[Any, str, bool]] = [(value, "", False)]
-    seen = 0
-    while stack and seen < 100_000:
+    while stack:
         item, where, template = stack.pop()
-        seen += 1
         if isinstance(item, str):
-            if template:
+            if template or "{{" in item or "{%" in item:
                 report.findings.extend(
-                    jinja.inspect(item, source=where[:200], report_parse_errors=True, limits=limits)
+                    jinja.inspect(item, source=where[:200], report_parse_errors=template, limits=limits)
                 )
         elif isinstance(item, dict):
             for key, sub in item.items():

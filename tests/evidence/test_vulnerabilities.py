@@ -150,7 +150,8 @@ import os
 with open({str(log)!r}, "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 with open({str(log)!r} + ".env", "w") as env:
-    env.write(os.environ.get("GRYPE_CHECK_FOR_APP_UPDATE", "unset"))
+    keys = ("GRYPE_CHECK_FOR_APP_UPDATE", "GRYPE_DB_AUTO_UPDATE")
+    env.write(" ".join(os.environ.get(k, "unset") for k in keys))
 args = sys.argv[1:]
 if len(args) != 3 or args[1:] != ["--output", "json"] or args[0] not in table:
     sys.stderr.write("unexpected argv: %r\\n" % (args,))
@@ -184,7 +185,8 @@ def test_stand_in_grype_replays_real_reports_and_gate_records_the_argv(
     ]
     logged = [json.loads(line) for line in (tmp_path / "argv.log").read_text().splitlines()]
     assert logged == [c[1:] for c in collection.executed_commands]
-    assert (tmp_path / "argv.log.env").read_text() == "false"
+    # grype contacts no update host during a gate run: neither its own release check nor its database
+    assert (tmp_path / "argv.log.env").read_text() == "false false"
     # A scan gate ran is about the digest gate asked for.
     assert candidate["digest"] == CAND and baseline["digest"] == PROD
     assert len(candidate["matches"]) == 15 and baseline["matches"] == []

@@ -418,11 +418,47 @@ def test_benign_chat_templates_in_tokenizer_config_are_clean() -> None:
     for template in (_BENIGN_TEMPLATE, [{"name": "default", "template": _BENIGN_TEMPLATE}]):
         result = scan_blob(BytesBlob(_tokenizer_config(template)), name="tokenizer_config.json")
         assert result.findings == [], result.to_json()
-    # other JSON never mentioning templates is not parsed for them
+    # other JSON fields holding harmless Jinja, and JSON with no template at all, are clean
     plain = scan_blob(
-        BytesBlob(b'{"architectures": ["LlamaForCausalLM"], "x": "{{ config.a }}"}'), name="c.json"
+        BytesBlob(b'{"architectures": ["LlamaForCausalLM"], "prompt": "Hello {{ name }}"}'), name="c.json"
     )
     assert plain.findings == []
+    # a trainer log with NaN and no template in it is not a finding
+    trainer_log = b'{"best_metric": NaN, "log_history": [{"loss": 1.5}]}'
+    log = scan_blob(BytesBlob(trainer_log), name="trainer_state.json")
+    assert log.findings == []
+
+
+def test_jinja_in_any_json_field_is_inspected() -> None:
+    """transformers and serving stacks render more than chat_template: any string holding Jinja."""
+    data = json.dumps({"generation": {"prompt_template": "{{ config.__class__.__init__.__globals__ }}"}})
+    result = scan_blob(BytesBlob(data.encode()), name="generation_config.json")
+    assert _template_checks(result), result.to_json()
+    assert {f.data.get("source") for f in result.findings} == {"generation.prompt_template"}
+
+
+def test_escaped_chat_template_key_and_braces_are_decoded() -> None:
+    """A key or brace written as a JSON \\u escape is the same key or brace to the loader."""
+    escaped = (
+        b'{"bos_token": "<s>", "chat_\\u0074emplate": '
+        b"\"\\u007b\\u007b cycler.__init__.__globals__.os.popen('id').read() \\u007d\\u007d\"}"
+    )
+    result = scan_blob(BytesBlob(escaped), name="tokenizer_config.json")
+    assert _template_checks(result), result.to_json()
+
+
+def test_chat_template_after_a_large_vocabulary_is_inspected() -> None:
+    """No count limit on the walk: a template cannot hide behind 150,000 vocabulary entries."""
+    vocab = {f"tok{i}": i for i in range(150_000)}
+    data = json.dumps({"model": {"vocab": vocab}, "chat_template": _ESCAPE}).encode()
+    result = scan_blob(BytesBlob(data), name="tokenizer.json")
+    assert _template_checks(result), [f.check for f in result.findings]
+
+
+def test_template_json_that_does_not_parse_strictly_is_a_finding() -> None:
+    dup = b'{"chat_template": "{{ messages }}", "chat_template": "' + _ESCAPE.encode() + b'"}'
+    result = scan_blob(BytesBlob(dup), name="tokenizer_config.json")
+    assert [f.check for f in result.findings] == ["json.duplicate_key"]
 
 
 def test_chat_template_file_is_inspected_by_name() -> None:
