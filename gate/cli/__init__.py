@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "rules": "gate.cli.rules:rules",
     "serve": "gate.cli.serve:serve",
     "test": "gate.cli.test:test",
+    "watch": "gate.cli.watch:watch",
 }
 
 MAIN_HELP = """\

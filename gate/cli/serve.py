@@ -29,6 +29,8 @@ endpoints (OPA's REST Data API):
   GET  /v1/policies      module ids and source (no ast)
   GET  /health           ?bundles and ?plugins accepted; never needs the token
   POST /v1/gate/eval     {"input": <input document>} -> the decision, both schema-checked
+  POST /v1/model/promote a gate watch promotion, checked against --registry-dir (201, or
+                         200 when its idempotency key is already recorded)
 
 Every endpoint but /health needs "Authorization: Bearer TOKEN" when a token is
 set (--token-file or $GATE_SERVE_TOKEN; required on a non-loopback address).
@@ -88,6 +90,11 @@ def _cpu_count() -> int:
     metavar="KEY",
     help="ECDSA P-256 private key (PEM path or env://VAR): /v1/gate/eval also returns signed attestations",
 )
+@click.option(
+    "--registry-dir",
+    metavar="DIR",
+    help="answer POST /v1/model/promote (gate watch announcements) for this registry folder; needs a token",
+)
 @click.option("--graceful-timeout", type=click.IntRange(0), default=30, show_default=True, metavar="SECONDS")
 def serve(
     addr: str,
@@ -102,6 +109,7 @@ def serve(
     log_input: str,
     max_body_bytes: int,
     attest_key: str | None,
+    registry_dir: str | None,
     graceful_timeout: int,
 ) -> int:
     """Serve data.gate.main.decision (and every data path) as an OPA sidecar would."""
@@ -122,6 +130,7 @@ def serve(
         token_file=token_file,
         max_body_bytes=max_body_bytes,
         attest_key=attest_key,
+        registry_dir=registry_dir,
         decision_log=DecisionLogConfig(
             path=decision_log, url=decision_log_url, masks=mask, include_input=log_input == "masked"
         ),

@@ -79,6 +79,8 @@ class ServeConfig:
     """Decision-log destinations and masks."""
     attest_key: str | None = None
     """Private key for signed attestations on /v1/gate/eval (when available)."""
+    registry_dir: str | None = None
+    """Answer POST /v1/model/promote for this registry folder (needs a token)."""
 
     def to_json(self) -> str:
         """Serialised for worker processes (the token itself is left out)."""
@@ -311,6 +313,20 @@ class Service:
 
     # --- introspection -----------------------------------------------------
 
+    async def model_promote(self, request: Request) -> Response:
+        """``POST /v1/model/promote``: record a watcher's promotion (see gate.server.promotions)."""
+        from gate.server.promotions import PromotionRejected, record
+
+        if not self.config.registry_dir:
+            return _error(404, "not_found", "this server has no registry folder (gate serve --registry-dir)")
+        body = await request.body()
+        value = parse_json("request body", body).value
+        try:
+            status, answer = record(Path(self.config.registry_dir), value)
+        except PromotionRejected as exc:
+            return _error(exc.status, exc.code, str(exc))
+        return _json(answer, status)
+
     async def health(self, request: Request) -> Response:
         """``GET /health``: compiled at startup, so healthy whenever it answers."""
         return _json({})
@@ -371,6 +387,12 @@ def create_app(config: ServeConfig) -> Any:
     token = resolve_token(config)
     if config.require_token and not token:
         raise UsageError(f"no bearer token: give --token-file or set ${TOKEN_ENV}")
+    if config.registry_dir and not token:
+        raise UsageError(
+            f"--registry-dir needs a bearer token (--token-file or ${TOKEN_ENV}): promotions are never open"
+        )
+    if config.registry_dir and not Path(config.registry_dir).is_dir():
+        raise UsageError(f"{config.registry_dir}: not a folder")
     writes = ["PUT", "PATCH", "DELETE"]
     routes = [
         Route("/health", _guarded(service.health), methods=["GET"]),
@@ -385,6 +407,7 @@ def create_app(config: ServeConfig) -> Any:
         Route("/v1/policies/{id:path}", _guarded(service.get_policy), methods=["GET"]),
         Route("/v1/policies/{id:path}", service.read_only, methods=writes),
         Route("/v1/gate/eval", _guarded(service.gate_eval), methods=["POST"]),
+        Route("/v1/model/promote", _guarded(service.model_promote), methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

@@ -1,0 +1,416 @@
+"""The quarantine watcher: take complete artifacts, decide, promote or delete, announce.
+
+One watcher per quarantine folder (a lock file refuses a second one). Each
+loop: recover killed scans, take complete entries out of the drop folder,
+scan and decide every PENDING artifact with the same pipeline as
+``gate eval --artifact``, promote what passed, delete what did not, and
+announce owed promotions to the registry API (with backoff while it is
+down). One artifact's failure is recorded and the loop goes on. Filesystem
+events (watchdog) wake the loop early; without them it polls.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.attest.keys import SigningKey
+from gate.audit.events import record_event
+from gate.audit.log import AuditLog
+from gate.errors import GateError, UsageError
+from gate.profile import Profile
+from gate.watch import intake, state
+from gate.watch.announce import AnnounceError, TokenSource, announce, payload
+from gate.watch.promote import MANIFEST_SUFFIX, PromotionError, manifest, promote
+
+# A decision failing only on these is an immediate format or policy violation: REJECTED.
+REJECT_REASONS = frozenset(
+    {
+        "source_not_https",
+        "source_not_allowlisted",
+        "denied_format",
+        "unknown_format",
+        "invalid_header",
+        "polyglot_payload",
+    }
+)
+MAX_BACKOFF_S = 300.0
+
+
+@dataclass
+class WatchConfig:
+    """Everything the watcher needs (the CLI builds it from options and the environment)."""
+
+    quarantine: Path
+    registry: Path
+    profile: Profile
+    key: SigningKey
+    audit_log: Path
+    state_dir: Path
+    registry_url: str | None = None
+    tokens: TokenSource = field(default_factory=TokenSource)
+    lock: str | None = None
+    allowlist: str | None = None
+    settle_s: float = 5.0
+    poll_s: float = 2.0
+    engine: str = "regorus"
+    fsverity: bool = False
+
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(f"gate watch: {line}", file=sys.stderr, flush=True)
+
+
+class Watcher:
+    """The service; ``run_once`` for one pass, ``run`` until stopped."""
+
+    def __init__(self, config: WatchConfig, log: Log = _stderr) -> None:
+        from gate.attest.statement import policy_digest
+        from gate.decide import Decider
+
+        self.config = config
+        self.say = log
+        for folder in (config.quarantine, config.registry):
+            if not folder.is_dir():
+                raise UsageError(f"{folder}: not a folder")
+        intake.ensure_private(config.state_dir)
+        self.work = config.quarantine / ".gate-watch" / "work"
+        intake.ensure_private(self.work)
+        self._lock_fd = os.open(config.state_dir / "watch.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise UsageError(f"{config.state_dir}: another gate watch is running on it") from None
+        self.store = state.StateStore(config.state_dir / "state.sqlite")
+        self.audit = AuditLog(config.audit_log)
+        self.decider = Decider(config.profile, config.engine)
+        self.policy_digest = "sha256:" + policy_digest(self.decider.policies, config.profile).sha256
+        self.settler = intake.Settler(config.settle_s)
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        recovered = self.store.recover()
+        if recovered:
+            self.say(f"{recovered} scan(s) interrupted by a crash will run again")
+            for row in self.store.in_state(state.PENDING):
+                record_event(
+                    self.audit, "scan_restarted", None, name=intake.display(row.name), attempts=row.attempts
+                )
+
+    def close(self) -> None:
+        self.store.close()
+        os.close(self._lock_fd)
+
+    # --- paths ---
+
+    def _q(self) -> bytes:
+        return os.fsencode(self.config.quarantine)
+
+    def _work_path(self, row_id: int, name: bytes) -> bytes:
+        """Where a taken artifact waits: under a UTF-8, one-line form of its name, so the
+        input document can name it; the registry gets the original bytes back."""
+        return os.path.join(
+            os.fsencode(self.work), str(row_id).encode(), intake.display(name).encode("utf-8")
+        )
+
+    # --- one pass ---
+
+    def run_once(self) -> None:
+        """Take what is complete, then process everything that is owed."""
+        for name in self.settler.ready(self._q()):
+            try:
+                self._take(name)
+            except Exception as exc:  # one entry that cannot be taken never stops the watcher
+                detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+                self.say(f"{intake.display(name)}: cannot be taken: {detail}")
+                record_event(self.audit, "watch_error", None, name=intake.display(name), detail=detail)
+        for row in self.store.in_state(state.PENDING):
+            self._guard(row, self._scan)
+        for row in self.store.in_state(state.PASSED):
+            self._guard(row, self._promote)
+        if self.config.registry_url:
+            now = time.time()
+            for row in self.store.in_state(state.PROMOTED):
+                if row.next_announce <= now:
+                    self._guard(row, self._announce)
+
+    def run(self) -> None:
+        """Loop until ``stop`` is set; filesystem events wake it early."""
+        observer = self._observe()
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.run_once()
+                except Exception as exc:  # e.g. the audit log's disk is full: say so, go on
+                    self.say(f"pass failed: {type(exc).__name__}: {str(exc)[:300]}")
+                self.wake.wait(self.config.poll_s)
+                self.wake.clear()
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+
+    def _observe(self) -> Any:
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            self.say("watchdog is not installed: polling only")
+            return None
+        wake = self.wake
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                wake.set()
+
+        observer = Observer()
+        try:
+            observer.schedule(Handler(), str(self.config.quarantine), recursive=False)
+            observer.start()
+        except OSError as exc:
+            self.say(f"filesystem events unavailable ({exc.strerror}): polling only")
+            return None
+        return observer
+
+    def _guard(self, row: state.Row, step: Callable[[state.Row], None]) -> None:
+        """One artifact's unexpected failure is recorded; the watcher goes on."""
+        try:
+            step(row)
+        except Exception as exc:  # the service must survive any one artifact
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+            self.say(f"{intake.display(row.name)}: {detail}")
+            record_event(self.audit, "watch_error", row.sha256, name=intake.display(row.name), detail=detail)
+            if row.state in (state.PENDING, state.SCANNING):
+                self._reject(row, state.FAILED, f"the pipeline failed: {detail}", None, [])
+
+    # --- steps ---
+
+    def _take(self, name: bytes) -> None:
+        source_url = intake.read_source(self._q(), name)
+        row_id = self.store.add(name, "unknown", source_url)
+        target = self._work_path(row_id, name)
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        try:
+            os.rename(os.path.join(self._q(), name), target)
+        except FileNotFoundError:
+            self.store.set(row_id, state.REJECTED, detail="the artifact vanished before it was taken")
+            return
+        intake.remove_companions(self._q(), name)
+        self.settler.forget(name)
+        shape = intake.shape(target)
+        kind = shape.kind if shape else "unknown"
+        self.store.set(row_id, state.PENDING, kind=kind)
+        self.say(f"took {intake.display(name)} ({kind})")
+        why = intake.refusal(target)
+        if why:
+            self._reject(self.store.get(row_id), state.REJECTED, why, None, ["refused_entry"])
+
+    def _scan(self, row: state.Row) -> None:
+        from gate import schemas
+        from gate.document import parse_json
+        from gate.evidence.admission import Request, collect_document
+
+        path = self._work_path(row.id, row.name)
+        if not os.path.lexists(path):
+            self.store.set(
+                row.id, state.REJECTED, detail="the taken artifact is missing from the work folder"
+            )
+            return
+        self.store.start_scan(row.id)
+        request = Request(
+            path=os.fsdecode(path),
+            source_url=row.source_url,
+            lock=self.config.lock,
+            allowlist=self.config.allowlist,
+        )
+        collected = collect_document(request, self.config.profile)
+        shown = os.path.join(str(self.config.quarantine), intake.display(row.name))
+        collected["subject"]["ref"] = shown.encode("utf-8", "backslashreplace").decode("utf-8")[:2048]
+        document = parse_json(
+            "collected input document", json.dumps(collected, ensure_ascii=False).encode("utf-8")
+        )
+        problems = schemas.problems("input", document.value)
+        if problems:
+            raise GateError(
+                f"collected input document does not match the input schema (a gate bug): {problems[0]}"
+            )
+        decision = self.decider.decide(document)
+        sha = str(collected["subject"].get("digest", "")).removeprefix("sha256:") or None
+        size = sum(int(f.get("size", 0)) for f in collected["evidence"]["artifact"].get("files", []))
+        stored = self.audit.store_input(document.text.encode("utf-8"))
+        entry = record_event(
+            self.audit,
+            "decision",
+            f"sha256:{sha}" if sha else None,
+            verdict=decision["verdict"],
+            reasons=decision["reasons"],
+            policy_digest=self.policy_digest,
+            input_digest=f"sha256:{stored}",
+            name=intake.display(row.name),
+            stages={k: v.get("status") for k, v in decision.get("stages", {}).items()},
+        )
+        if decision["verdict"] == "promote":
+            doc = manifest(
+                name=row.name,
+                document=collected,
+                decision=decision,
+                policy_digest=self.policy_digest,
+                input_digest=f"sha256:{stored}",
+                decision_entry=entry.entry_hash,
+            )
+            self.store.set(
+                row.id,
+                state.PASSED,
+                sha256=sha,
+                size=size,
+                verdict="promote",
+                reasons=json.dumps(decision["reasons"]),
+                detail=json.dumps(doc),
+            )
+            self.say(f"{intake.display(row.name)}: passed")
+            return
+        reasons = list(decision["reasons"])
+        final = state.REJECTED if reasons and set(reasons) <= REJECT_REASONS else state.FAILED
+        self._reject(self.store.get(row.id), final, f"decided {decision['verdict']}", sha, reasons, size=size)
+
+    def _reject(
+        self,
+        row: state.Row,
+        final: str,
+        detail: str,
+        sha: str | None,
+        reasons: list[str],
+        size: int | None = None,
+    ) -> None:
+        """Record the rejection, then delete the artifact: nothing of it is kept."""
+        record_event(
+            self.audit,
+            "rejection",
+            f"sha256:{sha}" if sha else None,
+            verdict="block",
+            reasons=reasons,
+            policy_digest=self.policy_digest,
+            name=intake.display(row.name),
+            state=final,
+            detail=detail,
+        )
+        self.store.set(
+            row.id, final, sha256=sha, size=size, verdict="block", reasons=json.dumps(reasons), detail=detail
+        )
+        folder = os.path.dirname(self._work_path(row.id, row.name))
+        intake.remove(folder)
+        self.say(f"{intake.display(row.name)}: {final.lower()} ({', '.join(reasons) or detail}); deleted")
+
+    def _promote(self, row: state.Row) -> None:
+        doc = json.loads(row.detail or "{}")
+        source = self._work_path(row.id, row.name)
+        registry = os.fsencode(self.config.registry)
+        target = os.path.join(registry, row.name)
+        if not os.path.lexists(source):
+            # A crash after the move and before the state was written: the move happened.
+            if self._already_promoted(target, row):
+                self._promoted(row, doc, recovered=True)
+                return
+            self._reject(row, state.FAILED, "the passed artifact vanished before promotion", row.sha256, [])
+            return
+        try:
+            doc = promote(
+                source, registry, row.name, doc, self.config.key, enable_fsverity=self.config.fsverity
+            )
+        except PromotionError as exc:
+            self._reject(row, state.FAILED, f"promotion refused: {exc}", row.sha256, ["promotion_refused"])
+            return
+        intake.remove(os.path.dirname(source))
+        self._promoted(row, doc, recovered=False)
+
+    def _already_promoted(self, target: bytes, row: state.Row) -> bool:
+        try:
+            data = json.loads(Path(os.fsdecode(target + MANIFEST_SUFFIX)).read_bytes())
+        except (OSError, ValueError):
+            return False
+        return os.path.lexists(target) and data.get("artifact", {}).get("sha256") == row.sha256
+
+    def _promoted(self, row: state.Row, doc: dict[str, Any], recovered: bool) -> None:
+        manifest_bytes = Path(
+            os.fsdecode(os.path.join(os.fsencode(self.config.registry), row.name) + MANIFEST_SUFFIX)
+        ).read_bytes()
+        manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+        record_event(
+            self.audit,
+            "promotion",
+            f"sha256:{row.sha256}",
+            verdict="promote",
+            policy_digest=self.policy_digest,
+            name=intake.display(row.name),
+            manifest_sha256=f"sha256:{manifest_sha}",
+            fsverity_digest=json.loads(manifest_bytes).get("integrity", {}).get("fsverity_digest"),
+            recovered=recovered,
+        )
+        final = state.PROMOTED if self.config.registry_url else state.ANNOUNCED
+        self.store.set(row.id, final, detail=manifest_bytes.decode("utf-8"))
+        self.say(f"{intake.display(row.name)}: promoted to {self.config.registry}")
+        if self.config.registry_url:
+            self._announce(self.store.get(row.id))
+
+    def _announce(self, row: state.Row) -> None:
+        assert self.config.registry_url
+        text = row.detail or "{}"
+        doc = json.loads(text)
+        body = payload(doc, hashlib.sha256(text.encode("utf-8")).hexdigest())
+        try:
+            status = announce(self.config.registry_url, body, self.config.tokens)
+        except AnnounceError as exc:
+            delay = min(MAX_BACKOFF_S, self.config.poll_s * (2 ** min(row.announce_attempts, 10)))
+            self.store.announce_failed(row.id, time.time() + delay, str(exc))
+            record_event(
+                self.audit,
+                "announce_retry",
+                f"sha256:{row.sha256}",
+                name=intake.display(row.name),
+                attempt=row.announce_attempts + 1,
+                detail=str(exc),
+                retry_in_s=delay,
+            )
+            self.say(f"{intake.display(row.name)}: registry API unavailable ({exc}); retry in {delay:g} s")
+            return
+        self.store.set(row.id, state.ANNOUNCED)
+        record_event(
+            self.audit, "announced", f"sha256:{row.sha256}", name=intake.display(row.name), status=status
+        )
+        self.say(f"{intake.display(row.name)}: announced to the registry API ({status})")
+
+
+def run_service(config: WatchConfig, once: bool = False) -> int:
+    """Run the watcher; SIGTERM/SIGINT finish the artifact in hand and stop."""
+    import signal
+
+    watcher = Watcher(config)
+    try:
+        if once:
+            watcher.run_once()
+            return 0
+
+        def stop(signum: int, _frame: Any) -> None:
+            watcher.stop.set()
+            watcher.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        watcher.run()
+        return 0
+    except GateError:
+        raise
+    finally:
+        watcher.close()
