@@ -140,6 +140,13 @@ def serve(
         raise UsageError(
             f"--addr {addr}: a non-loopback address needs a token (--token-file or $GATE_SERVE_TOKEN)"
         )
+    if registry_dir and not token:
+        raise UsageError(
+            "--registry-dir needs a bearer token (--token-file or $GATE_SERVE_TOKEN): "
+            "promotions are never open"
+        )
+    if registry_dir and not Path(registry_dir).is_dir():
+        raise UsageError(f"--registry-dir {registry_dir}: not a folder")
     config = ServeConfig(**{**config.__dict__, "require_token": bool(token)})
     # Compile once here so a broken policy or profile fails before any worker starts.
     service = Service(config)

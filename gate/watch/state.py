@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     verdict TEXT,
     reasons TEXT,
     detail TEXT,
+    last_error TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     announce_attempts INTEGER NOT NULL DEFAULT 0,
     next_announce REAL NOT NULL DEFAULT 0,
@@ -154,9 +155,10 @@ class StateStore:
         for values in self.db.execute(f"SELECT {_COLUMNS} FROM artifacts ORDER BY id"):
             yield self._row(values)
 
-    def announce_failed(self, row_id: int, retry_at: float, detail: str) -> None:
+    def announce_failed(self, row_id: int, retry_at: float, error: str) -> None:
+        """The announcement failed: retry after *retry_at*; the manifest in ``detail`` stays."""
         self.db.execute(
             "UPDATE artifacts SET announce_attempts = announce_attempts + 1, next_announce = ?, "
-            "detail = ?, updated_at = ? WHERE id = ?",
-            (retry_at, detail, time.time(), row_id),
+            "last_error = ?, updated_at = ? WHERE id = ?",
+            (retry_at, error, time.time(), row_id),
         )

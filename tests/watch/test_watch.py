@@ -52,7 +52,9 @@ def _leftovers(site: Site) -> list[str]:
 def test_a_clean_model_is_promoted_with_a_signed_manifest(site: Site) -> None:
     data = safetensors_bytes()
     (site.quarantine / "model.safetensors").write_bytes(data)
-    (site.quarantine / ".model.safetensors.source").write_text("https://huggingface.co/org/model/resolve/abc123/model.safetensors\n")
+    (site.quarantine / ".model.safetensors.source").write_text(
+        "https://huggingface.co/org/model/resolve/abc123/model.safetensors\n"
+    )
 
     import hashlib
 
@@ -78,11 +80,15 @@ def test_a_clean_model_is_promoted_with_a_signed_manifest(site: Site) -> None:
     assert manifest["promotion"]["hostname"]
     assert "fsverity_enabled" in manifest["integrity"]
     # The DSSE envelope verifies with the public key and carries the same manifest.
-    envelope = dsse.Envelope.from_json(json.loads((site.registry / "model.safetensors.provenance.dsse.json").read_text()))
+    envelope = dsse.Envelope.from_json(
+        json.loads((site.registry / "model.safetensors.provenance.dsse.json").read_text())
+    )
     assert dsse.verify(envelope, load_verify_key(str(site.pub))) is not None
     statement = json.loads(envelope.payload)
     assert statement["predicateType"] == PREDICATE_TYPE
-    assert statement["subject"] == [{"name": "model.safetensors", "digest": {"sha256": manifest["artifact"]["sha256"]}}]
+    assert statement["subject"] == [
+        {"name": "model.safetensors", "digest": {"sha256": manifest["artifact"]["sha256"]}}
+    ]
     assert statement["predicate"] == manifest
     # The decision and the promotion are in a verifiable audit log.
     events = [e["event"] for e in _events(site)]
@@ -106,7 +112,11 @@ def test_a_pickle_is_decided_recorded_and_deleted(site: Site) -> None:
 
 
 def test_a_dangerous_pickle_fails_the_scan(site: Site) -> None:
-    payload = b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94."
+    # os.system("id") as protocol 4 opcodes, written by hand: never produced by pickling
+    payload = (
+        b"\x80\x04\x95\x1c\x00\x00\x00\x00\x00\x00\x00"
+        b"\x8c\x02os\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94."
+    )
     (site.quarantine / "model.pkl").write_bytes(payload)
 
     _once(site)
@@ -116,7 +126,9 @@ def test_a_dangerous_pickle_fails_the_scan(site: Site) -> None:
     assert _leftovers(site) == []
 
 
-@pytest.mark.parametrize("name", [b"my model.safetensors", b"two\nlines.safetensors", b"caf\xe9-\xff.safetensors"])
+@pytest.mark.parametrize(
+    "name", [b"my model.safetensors", b"two\nlines.safetensors", b"caf\xe9-\xff.safetensors"]
+)
 def test_odd_names_are_promoted_byte_for_byte(site: Site, name: bytes) -> None:
     quarantine = os.fsencode(site.quarantine)
     with open(os.path.join(quarantine, name), "wb") as handle:
@@ -127,7 +139,9 @@ def test_odd_names_are_promoted_byte_for_byte(site: Site, name: bytes) -> None:
     assert sorted(os.listdir(os.fsencode(site.registry))) == sorted(
         [name, name + MANIFEST_SUFFIX, name + ENVELOPE_SUFFIX]
     )
-    manifest = json.loads(Path(os.fsdecode(os.path.join(os.fsencode(site.registry), name + MANIFEST_SUFFIX))).read_text())
+    manifest = json.loads(
+        Path(os.fsdecode(os.path.join(os.fsencode(site.registry), name + MANIFEST_SUFFIX))).read_text()
+    )
     assert bytes.fromhex(manifest["artifact"]["filename_hex"]) == name
 
 
@@ -139,7 +153,10 @@ def test_a_model_directory_is_promoted_whole(site: Site) -> None:
 
     _once(site)
 
-    assert sorted(p.name for p in (site.registry / "tiny-llama").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (site.registry / "tiny-llama").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
     manifest = json.loads((site.registry / "tiny-llama.provenance.json").read_text())
     assert manifest["artifact"]["kind"] == "dir" and manifest["artifact"]["files"] == 2
     assert manifest["integrity"]["fsverity_enabled"] is False
@@ -285,7 +302,13 @@ def test_crash_after_the_move_is_recovered_without_promoting_twice(site: Site) -
         # Simulate the crash: the artifact is moved and signed, the state is not updated.
         from gate.watch.promote import promote
 
-        promote(watcher._work_path(row.id, row.name), os.fsencode(site.registry), row.name, json.loads(row.detail or ""), watcher.config.key)
+        promote(
+            watcher._work_path(row.id, row.name),
+            os.fsencode(site.registry),
+            row.name,
+            json.loads(row.detail or ""),
+            watcher.config.key,
+        )
     finally:
         watcher.close()
 
