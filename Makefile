@@ -50,6 +50,15 @@ demo: $(STAMP)
 	echo "== gate replay --audit-log $$demo/audit.jsonl --profile (nim-promotion with a 1 h TTL)" && \
 	sed 's/attestation_ttl_hours: 24/attestation_ttl_hours: 1/' policy-profiles/nim-promotion.yaml > $$demo/strict.yaml && \
 	$(BIN)/gate replay --audit-log $$demo/audit.jsonl --profile $$demo/strict.yaml
+	@demo=$$(mktemp -d) && trap 'rm -rf "$$demo"' EXIT && mkdir $$demo/quarantine $$demo/registry && \
+	echo "== gate watch: a clean model and a pickle dropped into a quarantine folder" && \
+	$(BIN)/gate keygen --out $$demo/provenance > /dev/null && \
+	cp fixtures/artifact/tiny.safetensors fixtures/artifact/payload.bin $$demo/quarantine/ && \
+	$(BIN)/gate watch $$demo/quarantine --registry-dir $$demo/registry --profile standalone \
+	  --key $$demo/provenance.key --audit-log $$demo/audit.jsonl --settle 0 --once && \
+	echo "registry: $$(ls $$demo/registry | tr '\n' ' ')" && \
+	echo "quarantine after the pass: $$(ls $$demo/quarantine | tr '\n' ' ')(empty: the pickle was deleted)" && \
+	$(BIN)/gate audit verify $$demo/audit.jsonl
 	@echo; echo "== runtime: gate eval --image against a registry the demo starts and stops (scripts/demo_registry.py)"
 	$(BIN)/python scripts/demo_registry.py
 
