@@ -59,6 +59,13 @@ demo: $(STAMP)
 	echo "registry: $$(ls $$demo/registry | tr '\n' ' ')" && \
 	echo "quarantine after the pass: $$(ls $$demo/quarantine | tr '\n' ' ')(empty: the pickle was deleted)" && \
 	$(BIN)/gate audit verify $$demo/audit.jsonl
+	@server=$${LLAMA_SERVER_BIN:-.ci/cache/llama.cpp/bin/llama-server}; \
+	if [ -x "$$server" ]; then \
+	  echo "== behaviour stage: llama-server ($$server) in a network namespace, on crafted GGUF models"; \
+	  LLAMA_SERVER_BIN=$$server $(BIN)/python bench/behaviour.py; \
+	else \
+	  echo "== behaviour stage: no llama-server here (scripts/build_llama_server.sh builds one in ~8 min); skipped"; \
+	fi
 	@echo; echo "== runtime: gate eval --image against a registry the demo starts and stops (scripts/demo_registry.py)"
 	$(BIN)/python scripts/demo_registry.py
 

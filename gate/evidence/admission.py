@@ -25,8 +25,6 @@ from gate.evidence.pins import collect_pins, load_lock
 from gate.evidence.source import collect_source, load_allowlist
 from gate.profile import Profile
 
-BEHAVIOUR_UNAVAILABLE = "gate has no smoke-test runtime yet; the behaviour stage did not run"
-
 
 @dataclass(frozen=True)
 class Request:
@@ -90,7 +88,7 @@ def collect_document(
         "pins": collect_pins(name, pins, lock_origin, lock_sha),
         "artifact": artifact,
         "provenance": _provenance(request, artifact, collection),
-        "behaviour": {"ran": False, "detail": BEHAVIOUR_UNAVAILABLE},
+        "behaviour": _behaviour(root, artifact, settings, collection),
         "scanners": _scanners(request, settings, collection, artifact),
     }
     operator: dict[str, Any] = {}
@@ -121,6 +119,18 @@ def collect_document(
     if artifact.get("digest"):
         document["subject"]["digest"] = artifact["digest"]
     return document
+
+
+def _behaviour(
+    root: Path, artifact: dict[str, Any], settings: dict[str, Any], collection: Collection
+) -> dict[str, Any]:
+    from gate.evidence.behaviour import collect_behaviour
+
+    wanted = dict(settings.get("behaviour", {}))
+    section = collect_behaviour(root, artifact, wanted)
+    if wanted.get("run") and section.get("applicable", True) and not section.get("ran"):
+        collection.error("behaviour", str(section.get("detail", "the smoke test did not run")))
+    return section
 
 
 def _provenance(request: Request, artifact: dict[str, Any], collection: Collection) -> dict[str, Any]:

@@ -719,13 +719,29 @@ _behaviour_blocks := false if {
 hit contains h if {
 	_behaviour_ran
 	_behaviour_bad
-	why := _shown(object.get(_behaviour, "error", object.get(_behaviour, "detail", "")))
+	why := _shown(_behaviour_why)
 	h := _hit("behaviour", true, _catalog.smoke_test_failed, [subject_ref, why])
 }
 
-_behaviour_bad if object.get(_behaviour, "passed", false) != true
+_block_severities := {s | some s in object.get(_config, ["behaviour", "block_severities"], ["critical", "high"])}
+
+# Each prompt whose answer matched a pattern of a blocking severity, with the patterns named.
+_behaviour_flagged contains sprintf("prompt %s matched %s", [r.id, concat(", ", sort(ids))]) if {
+	some r in object.get(_behaviour, "results", [])
+	ids := {sprintf("%s (%s)", [m.pattern, m.severity]) | some m in r.matches; m.severity in _block_severities}
+	count(ids) > 0
+}
+
+_behaviour_bad if count(_behaviour_flagged) > 0
+
+# A runner that judged the run itself (passed: false) or recorded an error is never a pass.
+_behaviour_bad if object.get(_behaviour, "passed", true) == false
 
 _behaviour_bad if object.get(_behaviour, "error", "") != ""
+
+_behaviour_why := concat("; ", sort(_behaviour_flagged)) if {
+	count(_behaviour_flagged) > 0
+} else := object.get(_behaviour, "error", object.get(_behaviour, "detail", ""))
 
 # METADATA
 # title: Behavioural smoke test unavailable
@@ -743,6 +759,7 @@ _behaviour_bad if object.get(_behaviour, "error", "") != ""
 #   collections: [appliance, standalone]
 hit contains h if {
 	not _behaviour_ran
+	object.get(_behaviour, "applicable", true) != false
 	why := _shown(object.get(_behaviour, "detail", "no behaviour evidence"))
 	h := _hit("behaviour", _behaviour_blocks, _catalog.smoke_test_unavailable, [subject_ref, why])
 }
