@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "replay": "gate.cli.replay:replay_command",
     "rules": "gate.cli.rules:rules",
     "serve": "gate.cli.serve:serve",
+    "registry": "gate.cli.registry:registry",
     "test": "gate.cli.test:test",
     "watch": "gate.cli.watch:watch",
 }

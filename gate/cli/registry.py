@@ -1,0 +1,217 @@
+"""``gate registry``: the registry of record (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from gate.cli.common import EXIT_CODES_HELP, output_option
+
+REGISTRY_EPILOG = (
+    """\b
+examples:
+  gate registry register record.json                       # from CI: validated, recorded as draft
+  gate registry attach llama-guard@1.2.0 --sbom sbom.spdx.json --scan grype.json
+  gate registry show llama-guard@1.2.0 -o json
+  gate registry list --state approved
+  gate registry history llama-guard@1.2.0
+  gate registry serve-window llama-guard@1.2.0 --deployment chat-prod --from 2026-11-23T10:00:00Z
+  gate registry served --deployment chat-prod --at 2026-11-24T08:00:00Z
+  gate registry verify                                     # the database's own event chain
+
+\b
+database: --db URL or $GATE_DB; a file path or sqlite:///PATH, or
+postgresql+psycopg://USER@HOST/DB. Default: ~/.local/share/gate/registry.sqlite.
+History is append-only: the database refuses UPDATE and DELETE on it.
+
+"""
+    + EXIT_CODES_HELP
+)
+
+
+def _db_options(f: Any) -> Any:
+    f = click.option("--audit-log", metavar="FILE", help="also append every change to this audit log")(f)
+    f = click.option(
+        "--db", metavar="URL", envvar="GATE_DB", help="registry database URL or SQLite path ($GATE_DB)"
+    )(f)
+    return f
+
+
+def _store(db: str | None, audit_log: str | None) -> Any:
+    from gate.registry.store import Store
+
+    return Store(db, audit_log=audit_log)
+
+
+def _emit(output: str, value: Any, text: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    else:
+        click.echo(text)
+
+
+@click.group(
+    "registry", epilog=REGISTRY_EPILOG, short_help="the registry of record: model versions and their history"
+)
+def registry() -> None:
+    """Register model versions, attach their evidence, and record where they served."""
+
+
+@registry.command("register")
+@click.argument("file", metavar="FILE")
+@_db_options
+@output_option()
+def register(file: str, db: str | None, audit_log: str | None, output: str) -> int:
+    """Validate a metadata record (schemas/registry-record.schema.json) and register it as draft."""
+    from gate.registry.record import validate_record
+    from gate.registry.store import load_json_file
+
+    value, _ = load_json_file(file)
+    record = validate_record(value, file)
+    result = _store(db, audit_log).register(record)
+    _emit(output, result, f"registered {result['name']}@{result['version']} (draft)")
+    return 0
+
+
+_ATTACH_KINDS = ("sbom", "provenance", "scan", "evals")
+
+
+@registry.command("attach")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--sbom", "sbom", metavar="FILE", help="an SPDX or CycloneDX JSON SBOM (parsed and validated)")
+@click.option(
+    "--provenance", metavar="FILE", help="a provenance document: in-toto Statement, DSSE or Sigstore bundle"
+)
+@click.option("--scan", metavar="FILE", help="a grype or Trivy JSON report (critical CVEs counted)")
+@click.option(
+    "--evals", metavar="FILE", help="an evaluation package (JSON: scores and when they were measured)"
+)
+@_db_options
+@output_option()
+def attach(ref: str, db: str | None, audit_log: str | None, output: str, **files: str | None) -> int:
+    """Attach one evidence document to a version: parsed, digested and stored by digest."""
+    from gate.errors import UsageError
+    from gate.registry.attachments import summarise
+    from gate.registry.store import load_json_file, parse_ref
+
+    given = [(kind, path) for kind, path in files.items() if path]
+    if len(given) != 1:
+        raise UsageError(f"give exactly one of {', '.join('--' + k for k in _ATTACH_KINDS)}")
+    kind, path = given[0]
+    assert path is not None
+    name, version = parse_ref(ref)
+    value, data = load_json_file(path)
+    summary = summarise(kind, value, path)
+    result = _store(db, audit_log).attach(name, version, kind, path, data, summary)
+    _emit(output, {**result, "summary": summary}, f"attached {kind} {result['sha256']} to {name}@{version}")
+    return 0
+
+
+@registry.command("show")
+@click.argument("ref", metavar="NAME@VERSION")
+@_db_options
+@output_option()
+def show(ref: str, db: str | None, audit_log: str | None, output: str) -> int:
+    """One version: its state, record and attachments."""
+    from gate.registry.store import parse_ref
+
+    found = _store(db, audit_log).show(*parse_ref(ref))
+    lines = [f"{found.name}@{found.version}  {found.state}  {found.checksum}"]
+    lines += [f"  {a['kind']:<11}{a['sha256']}  {a['filename']}" for a in found.attachments]
+    _emit(output, found.to_json(), "\n".join(lines))
+    return 0
+
+
+@registry.command("list")
+@click.option(
+    "--state",
+    metavar="STATE",
+    help="only versions in this state (draft, candidate, approved, deprecated, retired)",
+)
+@_db_options
+@output_option()
+def list_versions(state: str | None, db: str | None, audit_log: str | None, output: str) -> int:
+    """Every registered version with its current state."""
+    rows = _store(db, audit_log).versions(state)
+    text = "\n".join(f"{r['name']}@{r['version']}  {r['state']}  {r['checksum']}" for r in rows) or "(none)"
+    _emit(output, rows, text)
+    return 0
+
+
+@registry.command("history")
+@click.argument("ref", metavar="NAME@VERSION")
+@_db_options
+@output_option()
+def history(ref: str, db: str | None, audit_log: str | None, output: str) -> int:
+    """Everything recorded about a version, oldest first (from the event chain)."""
+    from gate.registry.store import parse_ref
+
+    rows = _store(db, audit_log).history(*parse_ref(ref))
+    text = "\n".join(f"{r['at']}  {r['kind']:<13}{json.dumps(r['data'], sort_keys=True)}" for r in rows)
+    _emit(output, rows, text)
+    return 0
+
+
+@registry.command("serve-window")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--deployment", required=True, metavar="D", help="deployment or customer")
+@click.option("--from", "starts", required=True, metavar="TIME", help="RFC 3339 start (inclusive)")
+@click.option("--to", "ends", metavar="TIME", help="RFC 3339 end (exclusive); open-ended when omitted")
+@_db_options
+@output_option()
+def serve_window(
+    ref: str,
+    deployment: str,
+    starts: str,
+    ends: str | None,
+    db: str | None,
+    audit_log: str | None,
+    output: str,
+) -> int:
+    """Record that an approved version serves a deployment during an interval (overlaps refused)."""
+    from gate.registry.store import parse_ref, parse_time
+
+    name, version = parse_ref(ref)
+    result = _store(db, audit_log).serve_window(
+        name, version, deployment, parse_time(starts, "--from"), parse_time(ends, "--to") if ends else None
+    )
+    _emit(
+        output,
+        result,
+        f"{name}@{version} serves {deployment} from {result['from']} to {result['to'] or '(open)'}",
+    )
+    return 0
+
+
+@registry.command("served")
+@click.option("--deployment", required=True, metavar="D")
+@click.option("--at", "at", required=True, metavar="TIME", help="RFC 3339 time")
+@_db_options
+@output_option()
+def served(deployment: str, at: str, db: str | None, audit_log: str | None, output: str) -> int:
+    """What served a deployment at a time, from the records (exit 1 when nothing did)."""
+    from gate.registry.store import parse_time
+
+    found = _store(db, audit_log).served(deployment, parse_time(at, "--at"))
+    if found is None:
+        _emit(output, None, f"nothing recorded as serving {deployment} at {at}")
+        return 1
+    _emit(
+        output,
+        found,
+        f"{found['name']}@{found['version']} ({found['checksum']}) "
+        f"from {found['from']} to {found['to'] or '(open)'}",
+    )
+    return 0
+
+
+@registry.command("verify")
+@_db_options
+@output_option()
+def verify(db: str | None, audit_log: str | None, output: str) -> int:
+    """Recompute the database's event chain (exit 1 when broken)."""
+    report = _store(db, audit_log).verify_events()
+    _emit(output, report, f"{'valid' if report['valid'] else 'BROKEN'}: {report['detail']}")
+    return 0 if report["valid"] else 1

@@ -1,0 +1,612 @@
+"""The registry store: open (and migrate) a database, record changes, answer questions.
+
+``Store(url)`` opens SQLite (a file path or ``sqlite:///…``; the default is
+``registry.sqlite`` under the user's data folder) or PostgreSQL
+(``postgresql+psycopg://…``), and brings its schema to the latest Alembic
+revision. Every change is one transaction that also appends a hash-chained
+row to the ``events`` table (and, when an audit log is given, an entry to it):
+the event chain's unique ``prev_hash`` serialises writers, so two processes
+racing the same change end with exactly one of them recorded — the other
+re-checks its preconditions and is refused.
+
+Times are stored in UTC. Nothing is ever updated or deleted: the database
+refuses it (see the migration).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gate.errors import GateError, InputError, UsageError
+
+STATES = ("draft", "candidate", "approved", "deprecated", "retired")
+GENESIS = "0" * 64
+T = TypeVar("T")
+_REF = re.compile(r"^([a-z0-9][a-z0-9._-]{0,127})@(\S{1,128})$")
+
+
+class RegistryError(GateError):
+    """A refused registry change (exit 1): the message says why."""
+
+    exit_code = 1
+
+
+def default_url() -> str:
+    """``$GATE_DB``, else SQLite under ``$XDG_DATA_HOME/gate`` (``~/.local/share/gate``)."""
+    if os.environ.get("GATE_DB"):
+        return os.environ["GATE_DB"]
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "gate"
+    return f"sqlite:///{base / 'registry.sqlite'}"
+
+
+def normalise_url(url: str) -> str:
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """``NAME@VERSION`` -> (name, version)."""
+    match = _REF.match(ref)
+    if not match:
+        raise UsageError(f"{ref!r}: expected NAME@VERSION, e.g. llama-guard@1.2.0")
+    return match.group(1), match.group(2)
+
+
+def utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise InputError(f"{moment.isoformat()}: a time needs a timezone (e.g. ...Z)")
+    return moment.astimezone(timezone.utc)
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise InputError(f"{what} {text!r}: not an RFC 3339 time (e.g. 2026-11-23T10:00:00Z)") from None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _canonical(value: Any) -> bytes:
+    import rfc8785
+
+    return rfc8785.dumps(value)
+
+
+@dataclass
+class Version:
+    """A model version as the commands show it."""
+
+    name: str
+    version: str
+    checksum: str
+    state: str
+    record: dict[str, Any]
+    registered_at: str | None
+    attachments: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "checksum": self.checksum,
+            "state": self.state,
+            "registered_at": self.registered_at,
+            "attachments": self.attachments,
+            "record": self.record,
+        }
+
+
+class Store:
+    """One registry database."""
+
+    def __init__(
+        self, url: str | None = None, *, audit_log: str | None = None, actor: str | None = None
+    ) -> None:
+        from sqlalchemy import create_engine, event
+
+        self.url = normalise_url(url or default_url())
+        if self.url.startswith("sqlite:///"):
+            Path(self.url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url, connect_args={"timeout": 30})
+
+            @event.listens_for(self.engine, "connect")
+            def _sqlite(dbapi: Any, _record: Any) -> None:
+                dbapi.isolation_level = None  # BEGIN IMMEDIATE below, not pysqlite's deferred one
+                cursor = dbapi.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                cursor.close()
+
+            @event.listens_for(self.engine, "begin")
+            def _begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        self.audit_log = audit_log
+        self.actor = actor or os.environ.get("GATE_ACTOR") or _login()
+        try:
+            self.migrate()
+        except Exception as exc:
+            raise UsageError(f"{_shown(self.url)}: cannot open the registry: {_first(exc)}") from None
+
+    # --- schema ---
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    # --- transactions ---
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        from sqlalchemy.orm import Session
+
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    def _write(self, change: Callable[[Any], T], attempts: int = 20) -> T:
+        """Run *change* in a transaction; a lost race on the event chain re-runs it (re-checked)."""
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        for attempt in range(attempts):
+            try:
+                with self._tx() as session:
+                    return change(session)
+            except IntegrityError as exc:
+                if "events" not in str(exc.orig) and "prev_hash" not in str(exc.orig):
+                    raise RegistryError(f"refused by the database: {_first(exc)}") from None
+            except OperationalError as exc:
+                if "locked" not in str(exc).lower() and "serializ" not in str(exc).lower():
+                    raise
+            if attempt == attempts - 1:
+                break
+        raise RegistryError("too many concurrent writers: the change was not recorded; try again")
+
+    def _event(self, session: Any, kind: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from gate.registry.models import Event
+
+        last = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
+        prev = last or GENESIS
+        at = datetime.now(timezone.utc)
+        body = {"kind": kind, "subject": subject, "data": data, "at": _iso(at), "prev_hash": prev}
+        digest = hashlib.sha256(_canonical(body)).hexdigest()
+        session.add(Event(kind=kind, subject=subject, data=data, at=at, prev_hash=prev, hash=digest))
+        session.flush()
+        return {**body, "hash": digest}
+
+    def _audit(self, event: dict[str, Any], subject_digest: str | None) -> None:
+        if not self.audit_log:
+            return
+        from gate.audit.events import record_event
+        from gate.audit.log import AuditLog
+
+        record_event(
+            AuditLog(self.audit_log),
+            f"registry.{event['kind']}",
+            subject_digest,
+            actor=self.actor,
+            subject=event["subject"],
+            registry_event=event["hash"],
+            **event["data"],
+        )
+
+    # --- model versions ---
+
+    def _version(self, session: Any, name: str, version: str) -> Any:
+        from sqlalchemy import select
+
+        from gate.registry.models import ModelVersion
+
+        found = session.execute(
+            select(ModelVersion).where(ModelVersion.name == name, ModelVersion.version == version)
+        ).scalar_one_or_none()
+        if found is None:
+            raise RegistryError(f"{name}@{version}: not registered")
+        return found
+
+    def _state(self, session: Any, model_version_id: int) -> tuple[str, int]:
+        from sqlalchemy import select
+
+        from gate.registry.models import Transition
+
+        row = session.execute(
+            select(Transition.to_state, Transition.seq)
+            .where(Transition.model_version_id == model_version_id)
+            .order_by(Transition.seq.desc())
+            .limit(1)
+        ).first()
+        return (row[0], row[1]) if row else ("draft", 0)
+
+    def register(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Record a validated metadata record as a new version in ``draft``."""
+        from sqlalchemy import select
+
+        from gate.registry.models import ModelVersion
+
+        record_sha = hashlib.sha256(_canonical(record)).hexdigest()
+        name, version = record["name"], record["version"]
+
+        def change(session: Any) -> dict[str, Any]:
+            exists = session.execute(
+                select(ModelVersion.record_sha256).where(
+                    ModelVersion.name == name, ModelVersion.version == version
+                )
+            ).scalar()
+            if exists is not None:
+                same = "the same record" if exists == record_sha else "a different record"
+                raise RegistryError(
+                    f"{name}@{version}: already registered ({same}); a new version starts over"
+                )
+            session.add(
+                ModelVersion(
+                    name=name,
+                    version=version,
+                    checksum=record["checksum"],
+                    storage_uri=record["storage_uri"],
+                    record=record,
+                    record_sha256=record_sha,
+                    registered_at=datetime.now(timezone.utc),
+                    registered_by=self.actor,
+                )
+            )
+            session.flush()
+            return self._event(
+                session,
+                "register",
+                f"{name}@{version}",
+                {"checksum": record["checksum"], "record_sha256": record_sha},
+            )
+
+        event = self._write(change)
+        self._audit(event, record["checksum"])
+        return {"name": name, "version": version, "state": "draft", "event": event["hash"]}
+
+    def attach(
+        self, name: str, version: str, kind: str, filename: str, data: bytes, summary: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record an evidence document (by digest) for a version."""
+        from gate.registry.models import Attachment
+
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+        def change(session: Any) -> dict[str, Any]:
+            found = self._version(session, name, version)
+            session.add(
+                Attachment(
+                    model_version_id=found.id,
+                    kind=kind,
+                    sha256=digest,
+                    filename=filename[:1024],
+                    summary=summary,
+                    attached_at=datetime.now(timezone.utc),
+                    attached_by=self.actor,
+                )
+            )
+            session.flush()
+            return self._event(
+                session, "attach", f"{name}@{version}", {"kind": kind, "sha256": digest, **summary}
+            )
+
+        event = self._write(change)
+        self._audit(event, None)
+        return {"name": name, "version": version, "kind": kind, "sha256": digest, "event": event["hash"]}
+
+    def transition(
+        self,
+        name: str,
+        version: str,
+        expected_from: str,
+        to_state: str,
+        decision: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Record an allowed transition, only if the version is still in *expected_from*."""
+        from gate.registry.models import Transition
+
+        if to_state not in STATES:
+            raise UsageError(f"--to {to_state!r}: one of {', '.join(STATES)}")
+
+        def change(session: Any) -> dict[str, Any]:
+            found = self._version(session, name, version)
+            state, seq = self._state(session, found.id)
+            if state != expected_from:
+                raise RegistryError(
+                    f"{name}@{version}: is {state} now, not {expected_from}: the transition was not recorded"
+                )
+            session.add(
+                Transition(
+                    model_version_id=found.id,
+                    seq=seq + 1,
+                    from_state=state,
+                    to_state=to_state,
+                    reasons=list(decision.get("reasons", [])),
+                    decision=decision,
+                    at=datetime.now(timezone.utc),
+                    actor=self.actor,
+                )
+            )
+            session.flush()
+            return self._event(
+                session,
+                "transition",
+                f"{name}@{version}",
+                {"from": state, "to": to_state, "reasons": list(decision.get("reasons", []))},
+            )
+
+        event = self._write(change)
+        self._audit(event, None)
+        return {
+            "name": name,
+            "version": version,
+            "from": expected_from,
+            "to": to_state,
+            "event": event["hash"],
+        }
+
+    def serve_window(
+        self, name: str, version: str, deployment: str, starts: datetime, ends: datetime | None
+    ) -> dict[str, Any]:
+        """Record which version serves *deployment* from *starts* (to *ends*); overlaps are refused."""
+        from sqlalchemy import and_, or_, select
+
+        from gate.registry.models import ServingWindow
+
+        starts, ends = utc(starts), utc(ends) if ends else None
+        if ends is not None and ends <= starts:
+            raise InputError(f"--to {_iso(ends)} is not after --from {_iso(starts)}")
+
+        def change(session: Any) -> dict[str, Any]:
+            found = self._version(session, name, version)
+            state, _ = self._state(session, found.id)
+            if state != "approved":
+                raise RegistryError(
+                    f"{name}@{version}: is {state}; only an approved version may get a new serving window"
+                )
+            overlap = [
+                ServingWindow.deployment == deployment,
+                or_(ServingWindow.ends.is_(None), ServingWindow.ends > starts),
+            ]
+            if ends is not None:
+                overlap.append(ServingWindow.starts < ends)
+            clash = session.execute(select(ServingWindow.id).where(and_(*overlap))).first()
+            if clash:
+                raise RegistryError(f"deployment {deployment!r}: the window overlaps a recorded one")
+            session.add(
+                ServingWindow(
+                    model_version_id=found.id,
+                    deployment=deployment,
+                    starts=starts,
+                    ends=ends,
+                    recorded_at=datetime.now(timezone.utc),
+                    recorded_by=self.actor,
+                )
+            )
+            session.flush()
+            return self._event(
+                session,
+                "serve-window",
+                f"{name}@{version}",
+                {
+                    "deployment": deployment,
+                    "from": _iso(starts),
+                    "to": _iso(ends),
+                    "checksum": found.checksum,
+                },
+            )
+
+        event = self._write(change)
+        self._audit(event, None)
+        return {
+            "name": name,
+            "version": version,
+            "deployment": deployment,
+            "from": _iso(starts),
+            "to": _iso(ends),
+        }
+
+    def served(self, deployment: str, at: datetime) -> dict[str, Any] | None:
+        """Which version served *deployment* at *at* (None: nothing was recorded)."""
+        from sqlalchemy import or_, select
+
+        from gate.registry.models import ModelVersion, ServingWindow
+
+        at = utc(at)
+        with self._tx() as session:
+            row = session.execute(
+                select(
+                    ModelVersion.name,
+                    ModelVersion.version,
+                    ModelVersion.checksum,
+                    ServingWindow.starts,
+                    ServingWindow.ends,
+                )
+                .join(ModelVersion, ModelVersion.id == ServingWindow.model_version_id)
+                .where(
+                    ServingWindow.deployment == deployment,
+                    ServingWindow.starts <= at,
+                    or_(ServingWindow.ends.is_(None), ServingWindow.ends > at),
+                )
+            ).first()
+        if row is None:
+            return None
+        return {
+            "deployment": deployment,
+            "at": _iso(at),
+            "name": row[0],
+            "version": row[1],
+            "checksum": row[2],
+            "from": _iso(row[3]),
+            "to": _iso(row[4]),
+        }
+
+    # --- reading ---
+
+    def show(self, name: str, version: str) -> Version:
+        from sqlalchemy import select
+
+        from gate.registry.models import Attachment
+
+        with self._tx() as session:
+            found = self._version(session, name, version)
+            state, _ = self._state(session, found.id)
+            attachments = [
+                {
+                    "kind": a.kind,
+                    "sha256": a.sha256,
+                    "filename": a.filename,
+                    "summary": a.summary,
+                    "at": _iso(a.attached_at),
+                }
+                for a in session.execute(
+                    select(Attachment).where(Attachment.model_version_id == found.id).order_by(Attachment.id)
+                ).scalars()
+            ]
+            return Version(
+                found.name,
+                found.version,
+                found.checksum,
+                state,
+                found.record,
+                _iso(found.registered_at),
+                attachments,
+            )
+
+    def versions(self, state: str | None = None) -> list[dict[str, Any]]:
+        from sqlalchemy import func, select
+
+        from gate.registry.models import ModelVersion, Transition
+
+        if state is not None and state not in STATES:
+            raise UsageError(f"--state {state!r}: one of {', '.join(STATES)}")
+        with self._tx() as session:
+            latest = (
+                select(Transition.model_version_id, func.max(Transition.seq).label("seq"))
+                .group_by(Transition.model_version_id)
+                .subquery()
+            )
+            rows = session.execute(
+                select(ModelVersion.name, ModelVersion.version, ModelVersion.checksum, Transition.to_state)
+                .outerjoin(latest, latest.c.model_version_id == ModelVersion.id)
+                .outerjoin(
+                    Transition,
+                    (Transition.model_version_id == latest.c.model_version_id)
+                    & (Transition.seq == latest.c.seq),
+                )
+                .order_by(ModelVersion.name, ModelVersion.id)
+            ).all()
+        out = [{"name": r[0], "version": r[1], "checksum": r[2], "state": r[3] or "draft"} for r in rows]
+        return [r for r in out if state is None or r["state"] == state]
+
+    def history(self, name: str, version: str) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from gate.registry.models import Event
+
+        subject = f"{name}@{version}"
+        with self._tx() as session:
+            self._version(session, name, version)
+            rows = session.execute(select(Event).where(Event.subject == subject).order_by(Event.id)).scalars()
+            return [{"kind": e.kind, "at": _iso(e.at), "data": e.data, "hash": e.hash} for e in rows]
+
+    def verify_events(self) -> dict[str, Any]:
+        """Recompute the event chain: {valid, events, broken_at, detail}."""
+        from sqlalchemy import select
+
+        from gate.registry.models import Event
+
+        prev = GENESIS
+        count = 0
+        with self._tx() as session:
+            for e in session.execute(select(Event).order_by(Event.id)).scalars():
+                body = {
+                    "kind": e.kind,
+                    "subject": e.subject,
+                    "data": e.data,
+                    "at": _iso(e.at),
+                    "prev_hash": e.prev_hash,
+                }
+                if e.prev_hash != prev:
+                    return {
+                        "valid": False,
+                        "events": count,
+                        "broken_at": e.id,
+                        "detail": "prev_hash does not link",
+                    }
+                if hashlib.sha256(_canonical(body)).hexdigest() != e.hash:
+                    return {
+                        "valid": False,
+                        "events": count,
+                        "broken_at": e.id,
+                        "detail": "hash does not match the row",
+                    }
+                prev = e.hash
+                count += 1
+        return {
+            "valid": True,
+            "events": count,
+            "broken_at": None,
+            "detail": f"{count} events chain from genesis",
+        }
+
+
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def _first(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _shown(url: str) -> str:
+    """The URL without a password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def load_json_file(path: str, limit: int = 16 * 1024 * 1024) -> tuple[Any, bytes]:
+    """(value, bytes) of a JSON file; errors name the file."""
+    from gate.document import parse_json
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {limit} bytes")
+    return parse_json(path, data).value, data
+
+
+__all__ = ["STATES", "RegistryError", "Store", "default_url", "parse_ref", "parse_time"]
