@@ -59,6 +59,12 @@ demo: $(STAMP)
 	echo "registry: $$(ls $$demo/registry | tr '\n' ' ')" && \
 	echo "quarantine after the pass: $$(ls $$demo/quarantine | tr '\n' ' ')(empty: the pickle was deleted)" && \
 	$(BIN)/gate audit verify $$demo/audit.jsonl
+	@demo=$$(mktemp -d) && trap 'rm -rf "$$demo"' EXIT && \
+	echo "== gate registry: register a model version, attach its evaluation package, show it" && \
+	$(BIN)/gate registry register fixtures/registry/llama-guard-1.2.0.record.json --db $$demo/registry.sqlite && \
+	$(BIN)/gate registry attach llama-guard@1.2.0 --evals fixtures/registry/llama-guard-1.2.0.evals.json --db $$demo/registry.sqlite && \
+	$(BIN)/gate registry show llama-guard@1.2.0 --db $$demo/registry.sqlite && \
+	$(BIN)/gate registry verify --db $$demo/registry.sqlite && echo
 	@server=$${LLAMA_SERVER_BIN:-.ci/cache/llama.cpp/bin/llama-server}; \
 	if [ -x "$$server" ]; then \
 	  echo "== behaviour stage: llama-server ($$server) in a network namespace, on crafted GGUF models"; \
