@@ -22,10 +22,15 @@ rm -rf "$CACHE/src/llama_cpp_python-$VERSION"
 tar -xzf "$CACHE/src/llama_cpp_python-$VERSION.tar.gz" -C "$CACHE/src"
 SRC=$CACHE/src/llama_cpp_python-$VERSION/vendor/llama.cpp
 start=$(date +%s)
-cmake -S "$SRC" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
-  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON \
-  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON >/dev/null
-cmake --build "$CACHE/build" --target llama-server -j "$(nproc)" >/dev/null
+# The compiler's output (thousands of warnings) goes to a log; only a failure shows its tail.
+LOG=$CACHE/llama-compile.log
+if ! { cmake -S "$SRC" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+         -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DGGML_CUDA=OFF -DGGML_BLAS=OFF -DGGML_NATIVE=ON \
+         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
+       && cmake --build "$CACHE/build" --target llama-server -j "$(nproc)"; } > "$LOG" 2>&1; then
+  tail -30 "$LOG"
+  exit 1
+fi
 mkdir -p "$(dirname "$OUT")"
 cp "$CACHE/build/bin/llama-server" "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 rm -rf "$CACHE/build" "$CACHE/src/llama_cpp_python-$VERSION"

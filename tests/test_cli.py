@@ -265,7 +265,8 @@ def test_errors_go_to_stderr_only(tmp_path: Path) -> None:
 
     assert run.code == EXIT_USAGE
     assert run.out == ""
-    expected = "/subject/kind: 'docker' is not one of ['oci-image', 'model-file', 'model-dir', 'skill']"
+    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version']"
+    expected = f"/subject/kind: 'docker' is not one of {kinds}"
     assert run.err_lines == [f"gate: error: {path}: {expected}"]
 
 

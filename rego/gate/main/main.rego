@@ -10,13 +10,18 @@ import rego.v1
 
 import data.gate.artifact
 import data.gate.container
+import data.gate.lifecycle
 import data.gate.lib
 
 _catalog := data.gate.catalog["gate.main"]
 
 # The profile names the policy; each policy covers the subject kinds it
 # knows how to judge.
-_policies := {"container": {"oci-image"}, "artifact": {"model-file", "model-dir"}}
+_policies := {
+	"container": {"oci-image"},
+	"artifact": {"model-file", "model-dir"},
+	"lifecycle": {"model-version"},
+}
 
 _config := config if {
 	config := data.gate.config
@@ -32,6 +37,11 @@ outcome := container.outcome if {
 outcome := artifact.outcome if {
 	_policy == "artifact"
 	input.subject.kind in _policies.artifact
+}
+
+outcome := lifecycle.outcome if {
+	_policy == "lifecycle"
+	input.subject.kind in _policies.lifecycle
 }
 
 # METADATA
@@ -98,7 +108,12 @@ _staged := {"stages": _outcome.stages, "warnings": _outcome.warnings} if {
 	_outcome.stages
 } else := {}
 
-decision := {key: value | some key, value in object.union(_decision, _staged)}
+# Lifecycle decisions add the transition (asked, or applied by hygiene) and the waived reasons.
+_lifecycle := {"transition": _outcome.transition, "waived": _outcome.waived} if {
+	_outcome.transition
+} else := {}
+
+decision := {key: value | some key, value in object.union(object.union(_decision, _staged), _lifecycle)}
 
 _decision := {
 	"verdict": _outcome.verdict,

@@ -1,0 +1,150 @@
+# METADATA
+# title: Approvals
+# description: >-
+#   Who must approve, and which approvals count: an approval counts only when
+#   its signature verified against the key the profile lists for that person
+#   (gate records the verification; this package decides), the person holds
+#   the role, it is bound to this version and artifact digest, it has not
+#   expired, and its signer is not the submitter. Each required role needs
+#   its own approver. Reused by the registry lifecycle and the skills pipeline:
+#   callers pass a context object.
+package gate.approval
+
+import rego.v1
+
+import data.gate.lib
+
+_catalog := data.gate.catalog["gate.approval"]
+
+# ctx: {approvals: [...], required: [role...], submitter, digest, version,
+#       people: {id: {roles: [...]}}, ttl_days, now_ns}
+
+_day_ns := (24 * 60) * 60000000000
+
+_expired(ctx, a) if {
+	signed := lib.timestamp_ns(a.signed_at)
+	ctx.now_ns - signed > ctx.ttl_days * _day_ns
+}
+
+_expired(ctx, a) if not lib.timestamp_ns(a.signed_at)
+
+_holds(ctx, a) if a.role in object.get(object.get(ctx.people, a.approver, {}), "roles", [])
+
+_bound(ctx, a) if {
+	a.digest == ctx.digest
+	a.version == ctx.version
+}
+
+# An approval that counts for its role.
+valid(ctx, a) if {
+	a.verified == true
+	_holds(ctx, a)
+	_bound(ctx, a)
+	not _expired(ctx, a)
+	a.approver != ctx.submitter
+}
+
+_valid_for(ctx, role) := {a.approver | some a in ctx.approvals; a.role == role; valid(ctx, a)}
+
+# Roles that some valid approval covers, each by whom.
+_covered(ctx) := {role: _valid_for(ctx, role) | some role in ctx.required}
+
+# METADATA
+# title: Required approval missing
+# description: >-
+#   A role the profile requires for this risk rating has no approval that
+#   counts (verified signature by a listed holder of the role, for this
+#   version and digest, unexpired, not by the submitter).
+# custom:
+#   short_name: approval_missing_role
+#   failure_msg: "No valid %s approval for %s"
+#   solution: Have a holder of the role sign an approval for this exact version and digest.
+#   severity: high
+#   collections: [registry-governance, skills-quarantine]
+missing_role(ctx) := {lib.result(_catalog.approval_missing_role, [role, ctx.subject]) |
+	some role in ctx.required
+	count(_valid_for(ctx, role)) == 0
+}
+
+# METADATA
+# title: Approval expired
+# description: >-
+#   An approval for a required role was signed longer ago than the profile's
+#   approval lifetime (default 90 days).
+# custom:
+#   short_name: approval_expired
+#   failure_msg: "The %s approval by %s expired (signed %s)"
+#   solution: Re-approve; approvals expire so a standing yes is re-examined.
+#   severity: medium
+#   collections: [registry-governance, skills-quarantine]
+expired(ctx) := {lib.result(_catalog.approval_expired, [a.role, a.approver, a.signed_at]) |
+	some a in ctx.approvals
+	a.role in ctx.required
+	a.verified == true
+	_bound(ctx, a)
+	_expired(ctx, a)
+}
+
+# METADATA
+# title: Approval does not verify
+# description: >-
+#   An approval's signature did not verify against the key the profile lists
+#   for the person it names, or the person does not hold the role it claims,
+#   or it is for another version or digest. "Who approved" is cryptographic.
+# custom:
+#   short_name: approval_unverified
+#   failure_msg: "The %s approval naming %s does not count: %s"
+#   solution: Sign the approval with the key the profile lists for that person, for this version and digest.
+#   severity: high
+#   collections: [registry-governance, skills-quarantine]
+unverified(ctx) := {lib.result(_catalog.approval_unverified, [a.role, a.approver, why]) |
+	some a in ctx.approvals
+	some why in _unverified_why(ctx, a)
+}
+
+_unverified_why(ctx, a) := {why |
+	a.verified != true
+	why := object.get(a, "error", "the signature does not verify")
+} | {"the person does not hold the role in the profile" |
+	a.verified == true
+	not _holds(ctx, a)
+} | {"it is for another version or artifact digest" |
+	a.verified == true
+	not _bound(ctx, a)
+}
+
+# METADATA
+# title: Self-approval
+# description: The submitter of the version signed one of its approvals; it does not count.
+# custom:
+#   short_name: self_approval
+#   failure_msg: "%s approved their own submission as %s"
+#   solution: Approvals must come from people other than the submitter.
+#   severity: high
+#   collections: [registry-governance, skills-quarantine]
+self_approval(ctx) := {lib.result(_catalog.self_approval, [a.approver, a.role]) |
+	some a in ctx.approvals
+	a.verified == true
+	a.approver == ctx.submitter
+}
+
+# METADATA
+# title: Approvers not distinct
+# description: >-
+#   The same person is the only valid approver for two required roles: each
+#   required role needs its own person.
+# custom:
+#   short_name: approvers_not_distinct
+#   failure_msg: "%s is the only approver for %s"
+#   solution: Have a different holder sign for one of the roles.
+#   severity: high
+#   collections: [registry-governance, skills-quarantine]
+not_distinct(ctx) := {lib.result(_catalog.approvers_not_distinct, [person, concat(" and ", sort(roles))]) |
+	covered := _covered(ctx)
+	some person in {p | some role in ctx.required; some p in covered[role]}
+	roles := {role | some role in ctx.required; covered[role] == {person}}
+	count(roles) > 1
+}
+
+# Every approval problem for ctx.
+problems(ctx) := (((missing_role(ctx) | expired(ctx)) | unverified(ctx)) | self_approval(ctx)) | not_distinct(ctx)
