@@ -54,9 +54,8 @@ def test_bad_enum_names_its_pointer(tmp_path: Path, capsys: pytest.CaptureFixtur
 
     problems = _assert_rejected(_eval(capsys, path), path)
 
-    assert problems == [
-        "/subject/kind: 'docker' is not one of ['oci-image', 'model-file', 'model-dir', 'skill']"
-    ]
+    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version']"
+    assert problems == [f"/subject/kind: 'docker' is not one of {kinds}"]
 
 
 def test_every_problem_gets_its_own_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -234,13 +234,14 @@ def test_partial_write_then_completion_through_the_watcher(site: Site) -> None:
 
 
 def test_concurrent_drops_are_each_promoted_once(site: Site) -> None:
-    # The engine belongs to the thread that compiled it: the service thread builds its watcher.
-    holder: list[Any] = []
+    # The engine belongs to the thread that compiled it: the service thread builds, runs and
+    # drops its watcher; this thread only holds the two events that stop it.
+    controls: list[threading.Event] = []
     ready = threading.Event()
 
     def serve() -> None:
         watcher = site.watcher(poll_s=0.02)
-        holder.append(watcher)
+        controls.extend([watcher.stop, watcher.wake])
         ready.set()
         try:
             watcher.run()
@@ -250,7 +251,6 @@ def test_concurrent_drops_are_each_promoted_once(site: Site) -> None:
     runner = threading.Thread(target=serve)
     runner.start()
     assert ready.wait(60)
-    watcher = holder[0]
     try:
 
         def drop(i: int) -> None:
@@ -269,8 +269,8 @@ def test_concurrent_drops_are_each_promoted_once(site: Site) -> None:
                 break
             time.sleep(0.05)
     finally:
-        watcher.stop.set()
-        watcher.wake.set()
+        for event in controls:
+            event.set()
         runner.join(timeout=30)
     artifacts = sorted(p.name for p in site.registry.iterdir() if p.suffix == ".safetensors")
     assert artifacts == [f"m{i:02d}.safetensors" for i in range(20)]
