@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gate.cli.common import EXIT_CODES_HELP, output_option
+from gate.cli.common import EXIT_CODES_HELP, engine_option, output_option
 
 REGISTRY_EPILOG = (
     """\b
@@ -20,6 +20,7 @@ examples:
   gate registry serve-window llama-guard@1.2.0 --deployment chat-prod --from 2026-11-23T10:00:00Z
   gate registry served --deployment chat-prod --at 2026-11-24T08:00:00Z
   gate registry verify                                     # the database's own event chain
+  gate registry request llama-guard@1.2.0 --to candidate --attestation decision.intoto.jsonl --key gate.pub
 
 \b
 database: --db URL or $GATE_DB; a file path or sqlite:///PATH, or
@@ -215,3 +216,81 @@ def verify(db: str | None, audit_log: str | None, output: str) -> int:
     report = _store(db, audit_log).verify_events()
     _emit(output, report, f"{'valid' if report['valid'] else 'BROKEN'}: {report['detail']}")
     return 0 if report["valid"] else 1
+
+
+@registry.command("request")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option(
+    "--to", "to", required=True, metavar="STATE", help="draft, candidate, approved, deprecated or retired"
+)
+@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option(
+    "--attestation", metavar="FILE", help="gate eval --attest output for the artifact (draft -> candidate)"
+)
+@click.option("--key", "key", metavar="PUB", help="public key the attestation must verify with")
+@click.option(
+    "--replacement", metavar="NAME@VERSION", help="the version that replaces this one (-> deprecated)"
+)
+@engine_option
+@_db_options
+@output_option()
+def request(
+    ref: str,
+    to: str,
+    profile: str,
+    attestation: str | None,
+    key: str | None,
+    replacement: str | None,
+    engine: str,
+    db: str | None,
+    audit_log: str | None,
+    output: str,
+) -> int:
+    """Ask for a lifecycle transition: Rego decides, and it is recorded only if allowed.
+
+    Exit 0 when the transition was allowed and recorded, 1 when refused (the
+    reasons say why), 2 for bad input, 4 for an engine error.
+    """
+    from datetime import datetime, timezone
+
+    from gate.cli.eval import _validated
+    from gate.decide import Decider
+    from gate.errors import UsageError
+    from gate.profile import load_profile
+    from gate.registry.lifecycle_input import build_input, verified_decision
+    from gate.registry.store import STATES, parse_ref
+
+    if to not in STATES:
+        raise UsageError(f"--to {to!r}: one of {', '.join(STATES)}")
+    if attestation and not key:
+        raise UsageError("--attestation needs --key (the public key it must verify with)")
+    if replacement:
+        parse_ref(replacement)
+    name, version = parse_ref(ref)
+    store = _store(db, audit_log)
+    found = store.show(name, version)
+    loaded = load_profile(profile)
+    decisions = [verified_decision(attestation, key, found.checksum)] if attestation and key else []
+    document = build_input(
+        found,
+        request_kind="transition",
+        to=to,
+        now=datetime.now(timezone.utc),
+        profile=loaded,
+        gate_decisions=decisions,
+        replacement=replacement,
+    )
+    decision = Decider(loaded, engine).decide(_validated(document))
+    allowed = decision["transition"]["allowed"] is True and decision["verdict"] == "promote"
+    recorded = None
+    if allowed:
+        recorded = store.transition(name, version, found.state, to, decision)
+    answer = {"decision": decision, "recorded": recorded is not None}
+    if output == "json":
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+    else:
+        lines = [f"{name}@{version}: {found.state} -> {to}: {'recorded' if recorded else 'refused'}"]
+        lines += [f"  {r['code']}: {r['message']}" for r in decision["results"] if not allowed]
+        lines += [f"  waived {w['code']}: {w['message']}" for w in decision.get("waived", [])]
+        click.echo("\n".join(lines))
+    return 0 if recorded else 1

@@ -101,6 +101,7 @@ class Version:
     record: dict[str, Any]
     registered_at: str | None
     attachments: list[dict[str, Any]]
+    registered_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -497,6 +498,7 @@ class Store:
                 found.record,
                 _iso(found.registered_at),
                 attachments,
+                found.registered_by,
             )
 
     def versions(self, state: str | None = None) -> list[dict[str, Any]]:
