@@ -279,6 +279,7 @@ def request(
         profile=loaded,
         gate_decisions=decisions,
         replacement=replacement,
+        statements=store.statements(name, version),
     )
     decision = Decider(loaded, engine).decide(_validated(document))
     allowed = decision["transition"]["allowed"] is True and decision["verdict"] == "promote"
@@ -294,3 +295,86 @@ def request(
         lines += [f"  waived {w['code']}: {w['message']}" for w in decision.get("waived", [])]
         click.echo("\n".join(lines))
     return 0 if recorded else 1
+
+
+def _sign_and_record(
+    kind: str, ref: str, key: str | None, passphrase_env: str | None, statement_file: str | None,
+    approver: str | None, role: str, db: str | None, audit_log: str | None, **extra: str,
+) -> dict[str, Any]:  # fmt: skip
+    from gate.errors import UsageError
+    from gate.registry.approvals import make_statement, sign_statement
+    from gate.registry.store import load_json_file, parse_ref
+
+    name, version = parse_ref(ref)
+    store = _store(db, audit_log)
+    if statement_file:
+        envelope, _ = load_json_file(statement_file)
+    else:
+        if not key or not approver:
+            raise UsageError(f"give --key and --as to sign the {kind}, or --statement FILE signed elsewhere")
+        from gate.cli.record import load_key
+
+        found = store.show(name, version)
+        statement = make_statement(
+            kind, name=name, version=version, digest=found.checksum, approver=approver, role=role, **extra
+        )
+        envelope = sign_statement(statement, load_key(key, passphrase_env))
+    return dict(store.record_statement(name, version, kind, envelope))
+
+
+@registry.command("approve")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option(
+    "--role", required=True, metavar="ROLE", help="the role approved as (platform, product, security, ...)"
+)
+@click.option("--as", "approver", metavar="ID", help="who approves: a person the profile lists with this key")
+@click.option("--key", metavar="KEY", help="the approver's private key (PEM or env://VAR)")
+@click.option("--key-passphrase-env", metavar="VAR")
+@click.option(
+    "--statement", "statement_file", metavar="FILE", help="record an approval signed elsewhere (DSSE JSON)"
+)
+@_db_options
+@output_option()
+def approve(
+    ref: str, role: str, approver: str | None, key: str | None, key_passphrase_env: str | None,
+    statement_file: str | None, db: str | None, audit_log: str | None, output: str,
+) -> int:  # fmt: skip
+    """Sign an approval of this version and digest (or record one signed elsewhere).
+
+    It counts, when a decision reads it, only if it verifies against the key
+    the profile lists for that person and the person holds the role.
+    """
+    result = _sign_and_record(
+        "approval", ref, key, key_passphrase_env, statement_file, approver, role, db, audit_log
+    )
+    _emit(output, result, f"recorded the {role} approval of {ref} ({result['statement_sha256'][:12]})")
+    return 0
+
+
+@registry.command("except")
+@click.argument("ref", metavar="NAME@VERSION")
+@click.option("--code", required=True, metavar="REASON", help="the one reason code waived")
+@click.option("--until", required=True, metavar="TIME", help="RFC 3339 end of the waiver")
+@click.option("--why", required=True, metavar="TEXT", help="the justification (kept in the signed statement)")
+@click.option("--role", default="security", show_default=True, metavar="ROLE")
+@click.option("--as", "approver", metavar="ID")
+@click.option("--key", metavar="KEY")
+@click.option("--key-passphrase-env", metavar="VAR")
+@click.option("--statement", "statement_file", metavar="FILE", help="record an exception signed elsewhere")
+@_db_options
+@output_option()
+def except_command(
+    ref: str, code: str, until: str, why: str, role: str, approver: str | None, key: str | None,
+    key_passphrase_env: str | None, statement_file: str | None,
+    db: str | None, audit_log: str | None, output: str,
+) -> int:  # fmt: skip
+    """Sign an exception: one reason code waived for this digest until a date."""
+    from gate.registry.store import parse_time
+
+    parse_time(until, "--until")
+    result = _sign_and_record(
+        "exception", ref, key, key_passphrase_env, statement_file, approver, role, db, audit_log,
+        code=code, until=until, why=why,
+    )  # fmt: skip
+    _emit(output, result, f"recorded an exception of {code} for {ref} until {until}")
+    return 0

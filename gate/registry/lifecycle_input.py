@@ -35,6 +35,7 @@ def build_input(
     gate_decisions: list[dict[str, Any]] | None = None,
     replacement: str | None = None,
     deprecated_at: str | None = None,
+    statements: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     record = version.record
     owners = record.get("owners", {})
@@ -66,6 +67,12 @@ def build_input(
         "approvals": [],
         "exceptions": [],
     }
+    from gate.registry.approvals import verify_statement
+
+    people = dict(profile.settings.get("lifecycle", {}).get("people", {}))
+    for kind, envelope in statements or []:
+        key = "approvals" if kind == "approval" else "exceptions"
+        evidence[key].append(verify_statement(envelope, kind, people))
     request: dict[str, Any] = {"kind": request_kind, "from": version.state}
     if to is not None:
         request["to"] = to

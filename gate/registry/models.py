@@ -87,4 +87,18 @@ class Event(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-APPEND_ONLY = ("model_versions", "attachments", "transitions", "serving_windows", "events")
+class Statement(Base):
+    """A signed approval or exception (DSSE envelope), verified when a decision reads it."""
+
+    __tablename__ = "statements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(256))
+
+
+APPEND_ONLY = ("model_versions", "attachments", "transitions", "serving_windows", "events", "statements")

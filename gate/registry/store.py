@@ -372,6 +372,59 @@ class Store:
             "event": event["hash"],
         }
 
+    def record_statement(
+        self, name: str, version: str, kind: str, envelope: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Record a signed approval or exception (verified later, against the profile, by each decision)."""
+        from gate.registry.models import Statement
+
+        digest = hashlib.sha256(_canonical(envelope)).hexdigest()
+
+        def change(session: Any) -> dict[str, Any]:
+            found = self._version(session, name, version)
+            session.add(
+                Statement(
+                    model_version_id=found.id,
+                    kind=kind,
+                    envelope=envelope,
+                    sha256=digest,
+                    recorded_at=datetime.now(timezone.utc),
+                    recorded_by=self.actor,
+                )
+            )
+            session.flush()
+            return self._event(session, kind, f"{name}@{version}", {"statement_sha256": digest})
+
+        try:
+            event = self._write(change)
+        except RegistryError as exc:
+            if "statements" in str(exc) or "UNIQUE" in str(exc).upper():
+                raise RegistryError(f"{name}@{version}: this {kind} statement is already recorded") from None
+            raise
+        self._audit(event, None)
+        return {
+            "name": name,
+            "version": version,
+            "kind": kind,
+            "statement_sha256": digest,
+            "event": event["hash"],
+        }
+
+    def statements(self, name: str, version: str) -> list[tuple[str, dict[str, Any]]]:
+        """(kind, envelope) of every statement recorded for a version, oldest first."""
+        from sqlalchemy import select
+
+        from gate.registry.models import Statement
+
+        with self._tx() as session:
+            found = self._version(session, name, version)
+            rows = session.execute(
+                select(Statement.kind, Statement.envelope)
+                .where(Statement.model_version_id == found.id)
+                .order_by(Statement.id)
+            ).all()
+        return [(row[0], row[1]) for row in rows]
+
     def serve_window(
         self, name: str, version: str, deployment: str, starts: datetime, ends: datetime | None
     ) -> dict[str, Any]:

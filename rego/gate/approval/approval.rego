@@ -90,7 +90,8 @@ expired(ctx) := {lib.result(_catalog.approval_expired, [a.role, a.approver, a.si
 # description: >-
 #   An approval's signature did not verify against the key the profile lists
 #   for the person it names, or the person does not hold the role it claims,
-#   or it is for another version or digest. "Who approved" is cryptographic.
+#   or it is for another version or digest, and no valid approval covers its
+#   role. "Who approved" is cryptographic.
 # custom:
 #   short_name: approval_unverified
 #   failure_msg: "The %s approval naming %s does not count: %s"
@@ -99,7 +100,16 @@ expired(ctx) := {lib.result(_catalog.approval_expired, [a.role, a.approver, a.si
 #   collections: [registry-governance, skills-quarantine]
 unverified(ctx) := {lib.result(_catalog.approval_unverified, [a.role, a.approver, why]) |
 	some a in ctx.approvals
+	_uncovered(ctx, a.role)
 	some why in _unverified_why(ctx, a)
+}
+
+# A statement that does not count explains a missing role; once the role is covered by
+# a valid approval it is only noise (and must not let anyone block a version by
+# recording a forged statement).
+_uncovered(ctx, role) if {
+	role in ctx.required
+	count(_valid_for(ctx, role)) == 0
 }
 
 _unverified_why(ctx, a) := {why |
@@ -115,7 +125,9 @@ _unverified_why(ctx, a) := {why |
 
 # METADATA
 # title: Self-approval
-# description: The submitter of the version signed one of its approvals; it does not count.
+# description: >-
+#   The submitter of the version signed the only approval of a required role;
+#   it does not count.
 # custom:
 #   short_name: self_approval
 #   failure_msg: "%s approved their own submission as %s"
@@ -126,6 +138,7 @@ self_approval(ctx) := {lib.result(_catalog.self_approval, [a.approver, a.role]) 
 	some a in ctx.approvals
 	a.verified == true
 	a.approver == ctx.submitter
+	_uncovered(ctx, a.role)
 }
 
 # METADATA

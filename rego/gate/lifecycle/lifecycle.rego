@@ -317,7 +317,12 @@ waived := [r | some r in _all; r.code in _waivable]
 
 _blocking := {r | some r in _all; not r.code in _waivable}
 
-_order := object.union(data.gate.catalog["gate.approval"], _catalog)
+# Approval reasons come after the lifecycle's own, in their file's order.
+_approval_order := {code: object.union(entry, {"order": entry.order + 1000}) |
+	some code, entry in data.gate.catalog["gate.approval"]
+}
+
+_order := object.union(_approval_order, _catalog)
 
 fired := lib.ordered(_order, _blocking)
 

@@ -1,0 +1,169 @@
+"""Signed approvals and exceptions through gate registry, end to end: a version reaches
+approved only with verified approvals from distinct holders of the required roles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from gate.attest.keys import generate_key, write_keypair
+from tests.helpers import BIN, ROOT
+from tests.registry_of_record.test_store import record
+
+CLEAN = ROOT / "fixtures" / "container" / "clean-runtime-promote.input.json"
+DIGEST = "sha256:7f3b9a4c2e1d0f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
+REF = "llama-guard@1.2.0"
+
+
+def _gate(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GATE_ACTOR": "ci-bot"}
+    return subprocess.run([str(BIN / "gate"), *args], capture_output=True, text=True, timeout=180, env=env)
+
+
+def _ok(*args: str) -> subprocess.CompletedProcess[str]:
+    done = _gate(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Path) -> None:
+    keys = {}
+    for who in ("pat", "pia", "sam", "mallory", "ci-bot"):
+        keys[who] = write_keypair(str(tmp_path / who), generate_key(), None)
+    profile = yaml.safe_load((ROOT / "policy-profiles" / "registry-governance.yaml").read_text())
+    profile["lifecycle"]["people"] = {
+        who: {"roles": [role], "public_key": keys[who][1].read_text()}
+        for who, role in (
+            ("pat", "platform"),
+            ("pia", "product"),
+            ("sam", "security"),
+            ("ci-bot", "security"),
+        )
+    }
+    profile_path = tmp_path / "governance.yaml"
+    profile_path.write_text(yaml.safe_dump(profile))
+    db = ["--db", str(tmp_path / "reg.sqlite")]
+
+    rec = tmp_path / "record.json"
+    rec.write_text(json.dumps(record(checksum=DIGEST)))
+    _ok("registry", "register", str(rec), *db)
+    signer = write_keypair(str(tmp_path / "gate"), generate_key(), None)
+    attestation = tmp_path / "decision.intoto.jsonl"
+    _ok(
+        "eval",
+        "--input",
+        str(CLEAN),
+        "--profile",
+        "nim-promotion",
+        "--attest",
+        str(attestation),
+        "--key",
+        str(signer[0]),
+    )
+    request = ["registry", "request", REF, "--profile", str(profile_path), *db, "-o", "json"]
+    _ok(
+        *request[:3],
+        "--to",
+        "candidate",
+        *request[3:],
+        "--attestation",
+        str(attestation),
+        "--key",
+        str(signer[1]),
+    )
+
+    # evidence: SBOM, provenance, a scan with one critical CVE, an evaluation package
+    spdx = next((ROOT.parent / "shared" / "fixtures" / "sbom").glob("*.spdx.json"))
+    provenance = tmp_path / "provenance.json"
+    provenance.write_text(attestation.read_text().splitlines()[0])
+    scan = tmp_path / "grype.json"
+    scan.write_text(
+        json.dumps(
+            {
+                "matches": [
+                    {
+                        "vulnerability": {"id": "CVE-2026-0001", "severity": "Critical"},
+                        "artifact": {"name": "openssl", "version": "3.0.1"},
+                    }
+                ],
+                "descriptor": {"name": "grype", "version": "0.80.0", "db": {"built": "2026-11-20T00:00:00Z"}},
+            }
+        )
+    )
+    evals = tmp_path / "evals.json"
+    evals.write_text(
+        json.dumps({"evaluated_at": "2026-11-21T00:00:00Z", "scores": {"quality": 0.9, "safety": 0.95}})
+    )
+    for flag, path in (("--sbom", spdx), ("--provenance", provenance), ("--scan", scan), ("--evals", evals)):
+        _ok("registry", "attach", REF, flag, str(path), *db)
+
+    def ask() -> dict:  # type: ignore[type-arg]
+        done = _gate(*request[:3], "--to", "approved", *request[3:])
+        return dict(json.loads(done.stdout))
+
+    def approve(role: str, who: str, key: str) -> None:
+        _ok("registry", "approve", REF, "--role", role, "--as", who, "--key", str(keys[key][0]), *db)
+
+    approve("platform", "pat", "pat")
+    approve("product", "pia", "pia")
+    answer = ask()
+    assert answer["recorded"] is False
+    assert answer["decision"]["reasons"] == ["critical_cve_unresolved", "approval_missing_role"]
+
+    # mallory signs in sam's name: the signature does not verify with sam's key
+    approve("security", "sam", "mallory")
+    # the submitter approves their own version as security
+    approve("security", "ci-bot", "ci-bot")
+    reasons = ask()["decision"]["reasons"]
+    assert reasons == [
+        "critical_cve_unresolved",
+        "approval_missing_role",
+        "approval_unverified",
+        "self_approval",
+    ]
+
+    approve("security", "sam", "sam")
+    # every role covered: the forged and self approvals are ignored, not blocking
+    assert ask()["decision"]["reasons"] == ["critical_cve_unresolved"]
+
+    # an exception by a non-security person does not waive; sam's does, and it is reported
+    waiver = [
+        "registry",
+        "except",
+        REF,
+        "--code",
+        "critical_cve_unresolved",
+        "--until",
+        "2099-01-01T00:00:00Z",
+    ]
+    waiver += ["--why", "the vulnerable parser is never loaded", "--role", "security", *db]
+    _ok(*waiver, "--as", "pia", "--key", str(keys["pia"][0]))
+    assert "critical_cve_unresolved" in ask()["decision"]["reasons"]
+    _ok(*waiver, "--as", "sam", "--key", str(keys["sam"][0]))
+    answer = ask()
+    assert answer["recorded"] is True and answer["decision"]["verdict"] == "promote"
+    assert [w["code"] for w in answer["decision"]["waived"]] == ["critical_cve_unresolved"]
+    shown = json.loads(_ok("registry", "show", REF, *db, "-o", "json").stdout)
+    assert shown["state"] == "approved"
+    _ok("registry", "serve-window", REF, "--deployment", "chat-prod", "--from", "2026-11-23T00:00:00Z", *db)
+    assert (
+        json.loads(
+            _ok(
+                "registry",
+                "served",
+                "--deployment",
+                "chat-prod",
+                "--at",
+                "2026-11-24T00:00:00Z",
+                *db,
+                "-o",
+                "json",
+            ).stdout
+        )["version"]
+        == "1.2.0"
+    )
+    assert _ok("registry", "verify", *db).stdout.startswith("valid")
