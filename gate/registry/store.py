@@ -652,15 +652,10 @@ def _shown(url: str) -> str:
 
 
 def load_json_file(path: str, limit: int = 16 * 1024 * 1024) -> tuple[Any, bytes]:
-    """(value, bytes) of a JSON file; errors name the file."""
-    from gate.document import parse_json
+    """(value, bytes) of a JSON file (or ``-``), read no further than *limit*; errors name the file."""
+    from gate.document import parse_json, read_bytes
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > limit:
-        raise InputError(f"{path}: larger than {limit} bytes")
+    data = read_bytes(path, limit)
     return parse_json(path, data).value, data
 
 

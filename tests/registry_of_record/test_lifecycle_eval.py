@@ -29,36 +29,10 @@ def test_examples_decide_as_expected(example: str, engine: str) -> None:
 
 
 def test_a_waived_reason_is_shown_never_dropped() -> None:
+    argv = [str(BIN / "gate"), "eval", "--input", str(FIXTURES / "approve-cve-waived.input.json")]
     done = subprocess.run(
-        [
-            str(BIN / "gate"),
-            "eval",
-            "--input",
-            str(FIXTURES / "approve-cve-waived.input.json"),
-            "--profile",
-            str(PROFILE),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [*argv, "--profile", str(PROFILE), "-o", "json"], capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 0
-    decision = json.loads(
-        subprocess.run(
-            [
-                str(BIN / "gate"),
-                "eval",
-                "--input",
-                str(FIXTURES / "approve-cve-waived.input.json"),
-                "--profile",
-                str(PROFILE),
-                "-o",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout
-    )
-    (waived,) = decision["waived"]
+    assert done.returncode == 0, done.stderr
+    (waived,) = json.loads(done.stdout)["waived"]
     assert waived["code"] == "critical_cve_unresolved" and "CVE-2026-0001" in waived["message"]
