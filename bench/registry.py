@@ -58,12 +58,71 @@ def run(label: str, url: str, count: int) -> None:
     )
 
 
+def hygiene(url: str, count: int) -> None:
+    """A hygiene run over *count* approved versions, each with three signed approvals and a scan."""
+    import json as _json
+
+    import yaml
+
+    from gate.attest.keys import generate_key
+    from gate.profile import load_profile
+    from gate.registry.approvals import make_statement, sign_statement
+    from gate.registry.hygiene import run_hygiene
+
+    people, keys = {}, {}
+    for who, role in (("pat", "platform"), ("pia", "product"), ("sam", "security")):
+        keys[who] = generate_key()
+        people[who] = {"roles": [role], "public_key": keys[who].public_pem().decode()}
+    settings = yaml.safe_load((ROOT / "policy-profiles" / "registry-governance.yaml").read_text())
+    settings["lifecycle"]["people"] = people
+    folder = Path(tempfile.mkdtemp(prefix="gate-bench-hygiene-"))
+    (folder / "p.yaml").write_text(yaml.safe_dump(settings))
+    profile = load_profile(str(folder / "p.yaml"))
+    store = Store(url, actor="ci-bot")
+    evals = _json.dumps(
+        {"evaluated_at": "2026-11-21T00:00:00Z", "scores": {"quality": 0.9, "safety": 0.95}}
+    ).encode()
+    start = time.perf_counter()
+    for i in range(count):
+        version = f"2.{i}.0"
+        store.register(record(version))
+        critical = ["CVE-2026-1"] if i % 10 == 0 else []
+        store.attach("llama-guard", version, "scan", "g.json", str(i).encode(), {"critical": critical})
+        store.attach("llama-guard", version, "evals", "e.json", evals + str(i).encode(), _json.loads(evals))
+        digest = record(version)["checksum"]
+        for who in ("pat", "pia", "sam"):
+            stmt = make_statement(
+                "approval",
+                name="llama-guard",
+                version=version,
+                digest=digest,
+                approver=who,
+                role=people[who]["roles"][0],
+            )
+            store.record_statement("llama-guard", version, "approval", sign_statement(stmt, keys[who]))
+        store.transition("llama-guard", version, "draft", "candidate", {"reasons": []})
+        store.transition("llama-guard", version, "candidate", "approved", {"reasons": []})
+    setup = time.perf_counter() - start
+    start = time.perf_counter()
+    actions = run_hygiene(store, profile, "regorus", dry_run=True)
+    elapsed = time.perf_counter() - start
+    retired = sum(1 for a in actions if a["to"] == "retired")
+    print(
+        f"hygiene (dry run) over {len(actions)} approved versions with 3 signed approvals each: "
+        f"{elapsed:.2f} s ({len(actions) / elapsed:,.0f} versions/s; {retired} to retire); "
+        f"setup {setup:.0f} s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--hygiene", type=int, default=1000, help="versions in the hygiene run (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gate-bench-registry-") as folder:
         run("sqlite", f"sqlite:///{Path(folder) / 'registry.sqlite'}", args.count)
+        if args.hygiene:
+            hygiene(f"sqlite:///{Path(folder) / 'hygiene.sqlite'}", args.hygiene)
     try:
         with throwaway_postgres() as base:
             run("postgresql", create_database(base, "gate_bench"), args.count)

@@ -378,3 +378,34 @@ def except_command(
     )  # fmt: skip
     _emit(output, result, f"recorded an exception of {code} for {ref} until {until}")
     return 0
+
+
+@registry.command("hygiene")
+@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option("--dry-run", is_flag=True, help="print what would be retired; record nothing")
+@engine_option
+@_db_options
+@output_option()
+def hygiene(
+    profile: str, dry_run: bool, engine: str, db: str | None, audit_log: str | None, output: str
+) -> int:
+    """Evaluate every approved and deprecated version; retire what Rego says must go.
+
+    Stale (no evaluation since the last prompt change or within the freshness
+    window), vulnerable (a critical CVE in the latest scan), unowned, approval
+    expired, or deprecated past its grace period: each retirement is recorded
+    with its reasons. Run it from a scheduler (deploy/systemd/gate-registry-hygiene.timer).
+    """
+    from gate.profile import load_profile
+    from gate.registry.hygiene import run_hygiene
+
+    actions = run_hygiene(_store(db, audit_log), load_profile(profile), engine, dry_run=dry_run)
+    if output == "json":
+        click.echo(json.dumps(actions, indent=2))
+    else:
+        retire = [a for a in actions if a["to"] != a["from"]]
+        verb = "would retire" if dry_run else "retired"
+        lines = [f"{a['name']}@{a['version']}: {verb} ({', '.join(a['reasons'])})" for a in retire]
+        lines.append(f"{len(actions)} versions evaluated, {len(retire)} {verb}")
+        click.echo("\n".join(lines))
+    return 0

@@ -425,6 +425,22 @@ class Store:
             ).all()
         return [(row[0], row[1]) for row in rows]
 
+    def entered_at(self, name: str, version: str, state: str) -> str | None:
+        """When the version last entered *state* (RFC 3339), or None."""
+        from sqlalchemy import select
+
+        from gate.registry.models import Transition
+
+        with self._tx() as session:
+            found = self._version(session, name, version)
+            at = session.execute(
+                select(Transition.at)
+                .where(Transition.model_version_id == found.id, Transition.to_state == state)
+                .order_by(Transition.seq.desc())
+                .limit(1)
+            ).scalar()
+        return _iso(at)
+
     def serve_window(
         self, name: str, version: str, deployment: str, starts: datetime, ends: datetime | None
     ) -> dict[str, Any]:
