@@ -737,6 +737,13 @@ _behaviour_bad if count(_behaviour_flagged) > 0
 # A runner that judged the run itself (passed: false) or recorded an error is never a pass.
 _behaviour_bad if object.get(_behaviour, "passed", true) == false
 
+# A run that claims to have happened but carries no per-prompt results (and no explicit
+# pass) is not evidence of anything: it never passes.
+_behaviour_bad if {
+	count(object.get(_behaviour, "results", [])) == 0
+	object.get(_behaviour, "passed", false) != true
+}
+
 _behaviour_bad if object.get(_behaviour, "error", "") != ""
 
 _behaviour_why := concat("; ", sort(_behaviour_flagged)) if {

@@ -410,6 +410,11 @@ test_smoke_test_blocking_severities_come_from_the_profile if {
 	d.reasons == ["smoke_test_failed"]
 }
 
+test_a_run_without_results_never_passes if {
+	reasons_of(patched({"evidence": {"behaviour": {"ran": true}}})) == ["smoke_test_failed"]
+	reasons_of(patched({"evidence": {"behaviour": {"ran": true, "results": []}}})) == ["smoke_test_failed"]
+}
+
 test_smoke_test_not_applicable_is_skipped_without_a_reason if {
 	d := decide_appliance(patched({"evidence": {"behaviour": {"ran": false, "applicable": false, "detail": "GGUF only"}}}))
 	d.verdict == "promote"

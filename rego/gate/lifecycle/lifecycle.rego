@@ -206,6 +206,17 @@ _stale contains sprintf("evaluated %s, before the prompt/template change of %s",
 	lib.timestamp_ns(changed) > lib.timestamp_ns(_latest_eval.evaluated_at)
 }
 
+# A time the policy cannot read is never fresh.
+_stale contains sprintf("evaluation time %q is not an RFC 3339 timestamp", [_latest_eval.evaluated_at]) if {
+	not lib.timestamp_ns(_latest_eval.evaluated_at)
+}
+
+_stale contains sprintf("the prompt/template change time %q is not an RFC 3339 timestamp", [changed]) if {
+	changed := object.get(_reg, "prompts_changed_at", null)
+	is_string(changed)
+	not lib.timestamp_ns(changed)
+}
+
 _stale contains sprintf("evaluated %s, more than %d days ago", [_latest_eval.evaluated_at, days]) if {
 	days := object.get(_cfg, "eval_max_age_days", 90)
 	_now_ns - lib.timestamp_ns(_latest_eval.evaluated_at) > days * _day_ns

@@ -115,6 +115,12 @@ test_evals_stale_after_a_prompt_change_or_too_old if {
 	reasons(doc("candidate", "approved", {"evals": old, "prompts_changed_at": "2026-06-01T00:00:00Z"})) == ["evals_stale"]
 }
 
+test_unreadable_evaluation_times_are_stale if {
+	dated := [{"evaluated_at": "2026-11-10", "scores": {"quality": 0.91, "safety": 0.97}}]
+	reasons(doc("candidate", "approved", {"evals": dated})) == ["evals_stale"]
+	reasons(doc("candidate", "approved", {"prompts_changed_at": "last week"})) == ["evals_stale"]
+}
+
 test_evals_below_threshold if {
 	low := [{"evaluated_at": "2026-11-10T00:00:00Z", "scores": {"quality": 0.5, "safety": 0.97}}]
 	reasons(doc("candidate", "approved", {"evals": low})) == ["evals_below_threshold"]
