@@ -6,6 +6,7 @@ import click
 
 from gate.cli.collect_artifact import artifact
 from gate.cli.collect_container import collect_container
+from gate.cli.collect_skill import collect_skill
 
 
 @click.group("collect", short_help="gather evidence into an input document (no decision)")
@@ -15,3 +16,4 @@ def collect() -> None:
 
 collect.add_command(artifact)
 collect.add_command(collect_container)
+collect.add_command(collect_skill)

@@ -58,12 +58,14 @@ def engine_option(f: F) -> F:
     )(f)
 
 
-def profile_option(required: bool = True) -> Callable[[F], F]:
-    """``-p/--profile NAME|PATH``."""
+def profile_option(required: bool = True, default: str | None = None) -> Callable[[F], F]:
+    """``-p/--profile NAME|PATH`` (with a *default*, not required)."""
     return click.option(
         "-p",
         "--profile",
-        required=required,
+        required=required and default is None,
+        default=default,
+        show_default=default is not None,
         metavar="NAME|PATH",
         help="bundled profile name (e.g. nim-promotion) or a profile YAML file",
     )

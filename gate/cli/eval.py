@@ -9,6 +9,7 @@ import click
 
 from gate.cli.collect_artifact import artifact_options, build_request, collect_with_progress, write_document
 from gate.cli.collect_container import CONTAINER_ONLY, eval_container_options
+from gate.cli.collect_skill import SKILL_OPTIONS, skill_options
 from gate.cli.common import (
     EXIT_CODES_HELP,
     engine_option,
@@ -32,10 +33,11 @@ examples:
       --lock models.lock.yaml --profile appliance -o json --save-input input.json
   gate eval --image nvcr.io/nim/meta/llama-3.3-70b:1.5.0 --pin sha256:... --prod-digest sha256:... \
       --identity SAN --issuer URL --mode runtime --profile nim-promotion --save-input input.json
+  gate eval --skill ./skills/pdf-text --profile skills-quarantine --tier untrusted
 
-Exactly one of --input, --artifact and --image is given. With --artifact or
---image, gate first collects the input document (as gate collect artifact /
-gate collect container do), then decides. With --image the cosign public
+Exactly one of --input, --artifact, --image and --skill is given. With
+--artifact, --image or --skill, gate first collects the input document (as
+gate collect artifact / container / skill do), then decides. With --image the cosign public
 key is --cosign-key (--key signs the attestation).
 The input document is validated against schemas/input.schema.json first; a
 document that does not match is rejected with one line per problem, each
@@ -66,6 +68,13 @@ naming its JSON pointer, and nothing is evaluated.
 @click.option("--image", metavar="REF", help="collect the input document for this container image first")
 @eval_container_options
 @click.option(
+    "--skill",
+    "skill_path",
+    metavar="PATH",
+    help="collect the input document for this skill folder or archive first",
+)
+@skill_options
+@click.option(
     "--save-input", metavar="FILE", help="also write the collected input document here (atomically)"
 )
 @profile_option()
@@ -83,6 +92,7 @@ def eval_command(
     input_path: str | None,
     artifact_path: str | None,
     image: str | None,
+    skill_path: str | None,
     save_input: str | None,
     profile: str,
     policy_dir: Path | None,
@@ -97,9 +107,17 @@ def eval_command(
     from gate.profile import load_profile
 
     container = {key: artifact.pop(key) for key in CONTAINER_ONLY}
-    subjects = [value for value in (input_path, artifact_path, image) if value is not None]
+    declared = {key: artifact.pop(key) for key in SKILL_OPTIONS}
+    subjects = [value for value in (input_path, artifact_path, image, skill_path) if value is not None]
     if len(subjects) != 1:
-        raise UsageError("give exactly one of --input FILE, --artifact PATH and --image REF")
+        raise UsageError("give exactly one of --input FILE, --artifact PATH, --image REF and --skill PATH")
+    skill_given = sorted(f"--{k.replace('_', '-')}" for k, v in declared.items() if v not in (None, ()))
+    if skill_given and skill_path is None:
+        raise UsageError(f"{', '.join(skill_given)}: only with --skill")
+    if skill_path is not None:
+        return _eval_skill(
+            skill_path, declared, artifact, container, save_input, profile, policy_dir, output, engine
+        )
     from gate.cli.collect_container import SHARED_OPTIONS
     from gate.cli.collect_container import given as container_given
 
@@ -135,6 +153,41 @@ def eval_command(
 
         backend = SidecarEngine(opa_url)
     decider = Decider(loaded, engine, policy_dir, backend=backend)
+    decision = decider.decide(document)
+    write(renderer(output).render_decision(decision))
+    record_decision(decider, document, decision)
+    return verdict_exit(decision["verdict"])
+
+
+def _eval_skill(
+    path: str,
+    declared: dict[str, Any],
+    artifact: dict[str, Any],
+    container: dict[str, Any],
+    save_input: str | None,
+    profile: str,
+    policy_dir: Path | None,
+    output: str,
+    engine: str,
+) -> int:
+    """gate eval --skill: collect the skill's input document, then decide (as gate skill scan PATH)."""
+    from gate.cli.collect_container import given as container_given
+    from gate.cli.collect_skill import build_request
+    from gate.decide import Decider
+    from gate.evidence.skill.collect import collect_document
+    from gate.profile import load_profile
+
+    signature = artifact.pop("signature", None)
+    stray = sorted(f"--{k.replace('_', '-')}" for k, v in artifact.items() if v is not None)
+    stray += container_given(container)
+    if stray:
+        raise UsageError(f"{', '.join(stray)}: not with --skill")
+    loaded = load_profile(profile)
+    collected = collect_document(build_request(path, declared, signature), loaded)
+    if save_input:
+        write_document(collected, save_input)
+    document = _validated(collected)
+    decider = Decider(loaded, engine, policy_dir)
     decision = decider.decide(document)
     write(renderer(output).render_decision(decision))
     record_decision(decider, document, decision)

@@ -11,6 +11,8 @@ import rego.v1
 import data.gate.artifact
 import data.gate.container
 import data.gate.lifecycle
+import data.gate.skills
+import data.gate.startup
 import data.gate.lib
 
 _catalog := data.gate.catalog["gate.main"]
@@ -21,6 +23,7 @@ _policies := {
 	"container": {"oci-image"},
 	"artifact": {"model-file", "model-dir"},
 	"lifecycle": {"model-version"},
+	"skills": {"skill", "skill-startup"},
 }
 
 _config := config if {
@@ -42,6 +45,16 @@ outcome := artifact.outcome if {
 outcome := lifecycle.outcome if {
 	_policy == "lifecycle"
 	input.subject.kind in _policies.lifecycle
+}
+
+outcome := skills.outcome if {
+	_policy == "skills"
+	input.subject.kind == "skill"
+}
+
+outcome := startup.outcome if {
+	_policy == "skills"
+	input.subject.kind == "skill-startup"
 }
 
 # METADATA
@@ -113,7 +126,12 @@ _lifecycle := {"transition": _outcome.transition, "waived": _outcome.waived} if 
 	_outcome.transition
 } else := {}
 
-decision := {key: value | some key, value in object.union(object.union(_decision, _staged), _lifecycle)}
+# Skill decisions add the quarantine outcome (and their warnings).
+_skill := {"skill": _outcome.skill, "warnings": _outcome.warnings} if {
+	_outcome.skill
+} else := {}
+
+decision := {key: value | some key, value in object.union(object.union(object.union(_decision, _staged), _lifecycle), _skill)}
 
 _decision := {
 	"verdict": _outcome.verdict,

@@ -1,0 +1,1 @@
+"""Skill packages: read, analyse, declare (evidence.skill)."""

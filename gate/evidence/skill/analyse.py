@@ -1,0 +1,216 @@
+"""Every file of a skill package, analysed by what its content is.
+
+- ``SKILL.md`` (and every other Markdown or text document): the instruction
+  scan of :mod:`gate.formats.skilltext`; fenced blocks in a shell, Python or
+  JavaScript language are analysed as code the agent would run.
+- Code, recognised by extension or by shebang whatever the name: the
+  analyzers of :mod:`gate.formats.skillcode` (Python through ``ast``, shell
+  and JavaScript through tree-sitter); their comments and docstrings get the
+  instruction scan too.
+- Dependency manifests and lockfiles: :mod:`gate.formats.skilldeps`.
+- Anything else is binary: executables, pickles and nested archives are
+  findings (``skill_binary_payload``), other assets are hashed and listed.
+
+Nothing here decides: the findings, the capability surface and the
+documented names go into the input document for ``rego/gate/skills``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate.evidence.skill.package import MAX_READ, Package, PackageFile
+from gate.formats.interface import BytesBlob, Finding
+
+MAX_FINDINGS = 2_000
+MAX_EVIDENCE = 50
+"""Evidence strings kept per capability."""
+
+TEXT_SUFFIXES = (
+    ".md",
+    ".markdown",
+    ".txt",
+    ".rst",
+    ".mdx",
+    ".adoc",
+    ".html",
+    ".htm",
+    ".xml",
+    ".yaml",
+    ".yml",
+)
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
+BINARY_PAYLOADS = {
+    "elf": "an ELF executable",
+    "pe": "a Windows executable",
+    "macho": "a Mach-O executable",
+    "pickle": "a Python pickle (code on load)",
+    "pytorch-legacy": "a Python pickle (code on load)",
+    "joblib": "a joblib pickle (code on load)",
+    "zip": "a nested zip archive",
+    "tar": "a nested tar archive",
+    "7z": "a nested 7z archive",
+    "pytorch-zip": "a PyTorch pickle archive",
+}
+SECRET_ENV = re.compile(
+    r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|AUTH)", re.I
+)
+
+
+@dataclass
+class Analysis:
+    """What the files of one package say."""
+
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    capabilities: dict[str, list[str]] = field(default_factory=dict)
+    hosts: set[str] = field(default_factory=set)
+    env_reads: set[str] = field(default_factory=set)
+    documented: set[str] = field(default_factory=set)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    manifests: dict[str, bytes] = field(default_factory=dict)
+    skill_md: str | None = None
+
+    def add(self, finding: Finding, path: str) -> None:
+        """Record a finding against *path*."""
+        if len(self.findings) >= MAX_FINDINGS:
+            return
+        out = finding.to_json()
+        out["path"] = path
+        out.pop("member", None)
+        line = finding.data.get("line") if finding.data else None
+        if isinstance(line, int):
+            out["line"] = line
+        out.pop("data", None)
+        self.findings.append(out)
+
+    def capability(self, kind: str, evidence: str) -> None:
+        """Record that the package uses *kind*, with where."""
+        found = self.capabilities.setdefault(kind, [])
+        if len(found) < MAX_EVIDENCE:
+            found.append(evidence[:300])
+
+
+def _decode(data: bytes) -> str | None:
+    """The text of *data*, or None when it is binary (NUL bytes or mostly undecodable)."""
+    if b"\x00" in data[:8192]:
+        return None
+    text = data.decode("utf-8", "replace")
+    if data and text.count("\ufffd") > max(8, len(text) // 100):
+        return None
+    return text
+
+
+def _code(analysis: Analysis, path: str, language: str, data: bytes, line_offset: int = 0) -> None:
+    from gate.formats import skillcode
+    from gate.formats.skilltext import TextReport, hidden_unicode, scan_prose
+
+    report = skillcode.analyse(data, path, language)
+    fenced = line_offset > 0
+    if not fenced:
+        hidden = TextReport()
+        hidden_unicode(path, list(enumerate(data.decode("utf-8", "replace").split("\n"), start=1)), hidden)
+        for finding in hidden.findings:
+            analysis.add(finding, path)
+    for finding in report.findings:
+        if fenced and finding.code in ("skill_unparseable", "skill_limits_exceeded"):
+            continue  # a snippet in a document need not be a whole program
+        analysis.add(_shift(finding, line_offset), path)
+    for kind, evidence in report.capabilities.items():
+        for item in evidence:
+            analysis.capability(kind, f"{path}: {item}")
+    analysis.hosts.update(report.hosts)
+    analysis.env_reads.update(report.env_reads)
+    comments = TextReport()
+    scan_prose(path, [(line + line_offset, text) for line, text in report.comments], comments, "comment ")
+    for finding in comments.findings:
+        analysis.add(finding, path)
+    analysis.documented.update(comments.names)
+
+
+def _shift(finding: Finding, offset: int) -> Finding:
+    if not offset or not finding.data or not isinstance(finding.data.get("line"), int):
+        return finding
+    data = dict(finding.data)
+    data["line"] = data["line"] + offset
+    return Finding(
+        finding.code, finding.check, finding.severity, finding.detail, finding.member, finding.offset, data
+    )
+
+
+def _text(analysis: Analysis, path: str, text: str, markdown: bool) -> None:
+    from gate.formats.skilltext import scan_text
+
+    report, runnable = scan_text(path, text, markdown)
+    for finding in report.findings:
+        analysis.add(finding, path)
+    analysis.documented.update(report.names)
+    for language, line, body in runnable:
+        _code(analysis, path, language, body.encode("utf-8"), line_offset=line - 1)
+
+
+def _binary(analysis: Analysis, item: PackageFile) -> str:
+    from gate.formats import detect
+
+    assert item.data is not None
+    fmt = detect.detect(BytesBlob(item.data))
+    if fmt in BINARY_PAYLOADS:
+        analysis.add(
+            Finding(
+                "skill_binary_payload",
+                f"skill.binary.{fmt}",
+                "high",
+                f"{item.path} is {BINARY_PAYLOADS[fmt]}; a skill must ship reviewable source.",
+            ),
+            item.path,
+        )
+    return fmt or "binary"
+
+
+def analyse(package: Package) -> Analysis:
+    """Analyse every file of *package*."""
+    from gate.formats import skillcode, skilldeps
+
+    analysis = Analysis()
+    for item in package.files:
+        entry: dict[str, Any] = {"path": item.path, "size": item.size, "sha256": item.sha256}
+        analysis.files.append(entry)
+        if item.data is None:
+            entry["kind"] = "unread"
+            analysis.add(
+                Finding(
+                    "skill_limits_exceeded",
+                    "skill.file_too_large",
+                    "high",
+                    f"{item.path} is {item.size} bytes, over the {MAX_READ} bytes gate analyses.",
+                ),
+                item.path,
+            )
+            continue
+        lower = item.path.lower()
+        if skilldeps.is_manifest(item.path):
+            entry["kind"] = "manifest"
+            analysis.manifests[item.path] = item.data
+            continue
+        language = skillcode.language_of(item.path, item.data[:256])
+        if language:
+            entry["kind"] = "code"
+            entry["language"] = language
+            analysis.capability("process", f"{item.path}: a {language} script the agent runs")
+            _code(analysis, item.path, language, item.data)
+            continue
+        text = _decode(item.data)
+        if text is None:
+            entry["kind"] = _binary(analysis, item)
+            continue
+        entry["kind"] = "text"
+        if item.path == "SKILL.md":
+            analysis.skill_md = text
+        _text(analysis, item.path, text, lower.endswith(MARKDOWN_SUFFIXES))
+    return analysis
+
+
+def secret_env(names: set[str]) -> list[str]:
+    """The environment variables read that look like secrets."""
+    return sorted(n for n in names if n != "*" and SECRET_ENV.search(n))

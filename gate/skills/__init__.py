@@ -1,0 +1,1 @@
+"""The skills quarantine: store, pipeline steps, startup enforcement."""

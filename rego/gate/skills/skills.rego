@@ -1,0 +1,1110 @@
+# METADATA
+# title: Skills quarantine
+# description: >-
+#   Decides what a skill package may become, following the quarantine's
+#   state machine: a static scan (rejected_scan when anything in the package
+#   is unsafe, undeclared or unreadable), then policy (rejected_policy when
+#   its capability surface or data handling do not fit the tier it is
+#   submitted for), then approved_limited or, for the trusted tier with
+#   every trusted control and a two-party approval, approved_trusted. A
+#   transition request (gate skill scan / evaluate / revoke) is allowed only
+#   along the state machine and only to the state the evidence decides.
+package gate.skills
+
+import rego.v1
+
+import data.gate.approval
+import data.gate.lib
+
+_catalog := data.gate.catalog["gate.skills"]
+
+_config := c if {
+	c := data.gate.config
+} else := {}
+
+_cfg := object.get(_config, "skills", {})
+
+_skill := object.get(object.get(input, "evidence", {}), "skill", {})
+
+_manifest := object.get(_skill, "manifest", {})
+
+_declared := object.get(_skill, "declared", {})
+
+_subject := object.get(object.get(input, "subject", {}), "ref", "")
+
+_digest := object.get(object.get(input, "subject", {}), "digest", "")
+
+_req := object.get(input, "request", {})
+
+_tier := t if {
+	t := _declared.tier
+	is_string(t)
+} else := object.get(_cfg, "default_tier", "untrusted")
+
+_trusted_tier if _tier == "trusted"
+
+# _hit is what a rule contributes: the stage it belongs to and its result.
+_hit(stage, meta, params) := {"stage": stage, "result": lib.result(meta, params)}
+
+# Finding codes the collector and parsers emit, each judged by the rule of
+# that code; anything else is judged by skill_unknown_finding, so a finding
+# nobody knows how to judge never passes.
+_finding_codes := {
+	"archive_unsafe", "skill_limits_exceeded", "skill_unparseable", "skill_hidden_unicode",
+	"skill_prompt_injection", "skill_concealment", "skill_exfiltration", "skill_download_execute",
+	"skill_secret_access", "skill_obfuscated_exec", "skill_reverse_shell", "skill_persistence",
+	"skill_privilege", "skill_write_outside", "skill_binary_payload", "skill_dependency_denied",
+	"skill_dependency_untrusted_source", "skill_install_hook", "skill_typosquat",
+	"skill_lockfile_mismatch",
+}
+
+# Findings that are controls, not scan failures: the trusted tier judges them.
+_control_codes := {"skill_dependency_unpinned"}
+
+_findings := object.get(_skill, "findings", [])
+
+# low and info findings do not fail the scan; anything else (a missing or
+# unknown severity included) does.
+_counts(f) if not object.get(f, "severity", "") in {"low", "info"}
+
+_where(f) := sprintf("%s:%v", [object.get(f, "path", "?"), f.line]) if is_number(f.line)
+
+else := object.get(f, "path", "?")
+
+_finding_texts[code] contains sprintf("%s: %s", [_where(f), object.get(f, "detail", "")]) if {
+	some f in _findings
+	code := f.code
+	code in _finding_codes
+	_counts(f)
+}
+
+_finding_texts["skill_limits_exceeded"] contains limit if {
+	some limit in object.get(object.get(_skill, "package", {}), "limits", [])
+}
+
+_shown(value) := value if {
+	is_string(value)
+	value != ""
+} else := "(nothing)"
+
+# --- stage 1: the static scan ---
+
+# METADATA
+# title: SKILL.md missing or invalid
+# description: >-
+#   A skill is a folder with a SKILL.md whose YAML frontmatter names the
+#   skill and describes it. Without it nothing says what the package is.
+# custom:
+#   short_name: skill_manifest_invalid
+#   failure_msg: "%s"
+#   solution: Add SKILL.md with frontmatter (name, description, allowed-tools, license).
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some why in _manifest_problems
+	h := _hit("scan", _catalog.skill_manifest_invalid, [why])
+}
+
+_manifest_problems contains _manifest.error if {
+	is_string(_manifest.error)
+}
+
+_manifest_problems contains "the package has no SKILL.md at its root" if {
+	object.get(_manifest, "present", false) != true
+	not is_string(object.get(_manifest, "error", null))
+}
+
+_manifest_problems contains sprintf("SKILL.md frontmatter has no %s", [field]) if {
+	object.get(_manifest, "present", false) == true
+	not is_string(object.get(_manifest, "error", null))
+	some field in ["name", "description"]
+	lib.blank(object.get(_manifest, field, ""))
+}
+
+# METADATA
+# title: Unsafe package layout
+# description: >-
+#   The package holds a symbolic link, a device or FIFO, a member whose name escapes the folder (absolute, .., drive letters), a decompression bomb, bytes outside its members, or a corrupt archive structure.
+# custom:
+#   short_name: archive_unsafe
+#   failure_msg: "%s"
+#   solution: Rebuild the package from plain files only.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["archive_unsafe"]
+	h := _hit("scan", _catalog.archive_unsafe, [text])
+}
+
+# METADATA
+# title: Package over gate's bounds
+# description: >-
+#   A file, the number of files, the depth, or a parser bound was exceeded, so part of the package was not analysed; what is not analysed never passes.
+# custom:
+#   short_name: skill_limits_exceeded
+#   failure_msg: "%s"
+#   solution: Split or trim the skill; large data files do not belong in a skill.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_limits_exceeded"]
+	h := _hit("scan", _catalog.skill_limits_exceeded, [text])
+}
+
+# METADATA
+# title: Code or manifest that does not parse
+# description: >-
+#   A script or dependency manifest could not be parsed, so nothing can be said about what it does.
+# custom:
+#   short_name: skill_unparseable
+#   failure_msg: "%s"
+#   solution: Fix the syntax; gate does not admit code it cannot read.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_unparseable"]
+	h := _hit("scan", _catalog.skill_unparseable, [text])
+}
+
+# METADATA
+# title: Hidden Unicode
+# description: >-
+#   Invisible characters (Unicode tag characters, zero-width characters, bidirectional overrides, variation selectors) are text the agent reads and a reviewer does not see.
+# custom:
+#   short_name: skill_hidden_unicode
+#   failure_msg: "%s"
+#   solution: Remove the invisible characters; write instructions in plain visible text.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_hidden_unicode"]
+	h := _hit("scan", _catalog.skill_hidden_unicode, [text])
+}
+
+# METADATA
+# title: Prompt injection
+# description: >-
+#   Instructions outside quoted examples try to override the agent's instructions or impersonate a system role.
+# custom:
+#   short_name: skill_prompt_injection
+#   failure_msg: "%s"
+#   solution: Remove the override; a skill adds instructions, it never replaces the agent's.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_prompt_injection"]
+	h := _hit("scan", _catalog.skill_prompt_injection, [text])
+}
+
+# METADATA
+# title: Concealment or auto-approval
+# description: >-
+#   Instructions tell the agent to hide actions from the user, act silently, or skip permission and confirmation prompts.
+# custom:
+#   short_name: skill_concealment
+#   failure_msg: "%s"
+#   solution: Remove the instruction; a skill's actions must be visible to and approved by the user.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_concealment"]
+	h := _hit("scan", _catalog.skill_concealment, [text])
+}
+
+# METADATA
+# title: Exfiltration
+# description: >-
+#   Instructions or code send secrets, credentials, the environment or the conversation elsewhere, or build URLs that carry templated secrets.
+# custom:
+#   short_name: skill_exfiltration
+#   failure_msg: "%s"
+#   solution: Remove the transfer; secrets never leave through a skill.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_exfiltration"]
+	h := _hit("scan", _catalog.skill_exfiltration, [text])
+}
+
+# METADATA
+# title: Download and execute
+# description: >-
+#   A script or instruction downloads code and runs it (curl | sh, fetch then eval), so what runs is not what was reviewed.
+# custom:
+#   short_name: skill_download_execute
+#   failure_msg: "%s"
+#   solution: Ship the code in the package, or pin and verify what is downloaded, and run only reviewed files.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_download_execute"]
+	h := _hit("scan", _catalog.skill_download_execute, [text])
+}
+
+# METADATA
+# title: Secret material read
+# description: >-
+#   Code or instructions read SSH keys, cloud credentials, browser profiles, keychains or similar secret stores, or dump the whole environment next to network access.
+# custom:
+#   short_name: skill_secret_access
+#   failure_msg: "%s"
+#   solution: Remove the access; a skill receives only the secrets it documents, through the environment.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_secret_access"]
+	h := _hit("scan", _catalog.skill_secret_access, [text])
+}
+
+# METADATA
+# title: Obfuscated execution
+# description: >-
+#   exec/eval (or an equivalent) runs decoded or computed code, which hides what the skill does from review.
+# custom:
+#   short_name: skill_obfuscated_exec
+#   failure_msg: "%s"
+#   solution: Replace dynamic execution with plain code.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_obfuscated_exec"]
+	h := _hit("scan", _catalog.skill_obfuscated_exec, [text])
+}
+
+# METADATA
+# title: Reverse shell
+# description: >-
+#   Code connects a shell to a network socket.
+# custom:
+#   short_name: skill_reverse_shell
+#   failure_msg: "%s"
+#   solution: Remove it; this is a backdoor.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_reverse_shell"]
+	h := _hit("scan", _catalog.skill_reverse_shell, [text])
+}
+
+# METADATA
+# title: Persistence
+# description: >-
+#   Code installs itself to run later: cron, shell rc files, services, launch agents, git hooks, authorized_keys.
+# custom:
+#   short_name: skill_persistence
+#   failure_msg: "%s"
+#   solution: Remove it; a skill runs when the agent calls it and leaves nothing behind.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_persistence"]
+	h := _hit("scan", _catalog.skill_persistence, [text])
+}
+
+# METADATA
+# title: Privilege escalation
+# description: >-
+#   Code uses sudo/su/doas/pkexec, sets setuid/setgid bits, changes to root or writes into system directories.
+# custom:
+#   short_name: skill_privilege
+#   failure_msg: "%s"
+#   solution: Remove it; skills run with the agent's permissions only.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_privilege"]
+	h := _hit("scan", _catalog.skill_privilege, [text])
+}
+
+# METADATA
+# title: Write outside the skill
+# description: >-
+#   Code writes to a fixed path outside the skill, the working tree and temporary directories (or deletes whole trees such as ~ or /).
+# custom:
+#   short_name: skill_write_outside
+#   failure_msg: "%s"
+#   solution: Write only where the user asks or under a temporary directory.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_write_outside"]
+	h := _hit("scan", _catalog.skill_write_outside, [text])
+}
+
+# METADATA
+# title: Binary payload
+# description: >-
+#   The package ships an executable, a pickle or a nested archive: code that cannot be reviewed as source.
+# custom:
+#   short_name: skill_binary_payload
+#   failure_msg: "%s"
+#   solution: Ship source; build binaries in the consumer's pipeline.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_binary_payload"]
+	h := _hit("scan", _catalog.skill_binary_payload, [text])
+}
+
+# METADATA
+# title: Dependency not allowed
+# description: >-
+#   A dependency is on the profile's deny list, or not on its allow list.
+# custom:
+#   short_name: skill_dependency_denied
+#   failure_msg: "%s"
+#   solution: Use an allowed package, or have it added to the allow list after review.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_dependency_denied"]
+	h := _hit("scan", _catalog.skill_dependency_denied, [text])
+}
+
+# METADATA
+# title: Dependency from an untrusted source
+# description: >-
+#   A dependency comes from a URL, a git repository, a local path outside the skill, or an index or registry the profile does not trust (extra indexes invite dependency confusion).
+# custom:
+#   short_name: skill_dependency_untrusted_source
+#   failure_msg: "%s"
+#   solution: Resolve every dependency from a trusted registry, pinned.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_dependency_untrusted_source"]
+	h := _hit("scan", _catalog.skill_dependency_untrusted_source, [text])
+}
+
+# METADATA
+# title: Install-time hook
+# description: >-
+#   Installing a dependency or the skill runs code (npm pre/postinstall, a setup.py with custom commands or module-level code, an in-tree build backend).
+# custom:
+#   short_name: skill_install_hook
+#   failure_msg: "%s"
+#   solution: Remove install hooks; a skill's dependencies install without running code.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_install_hook"]
+	h := _hit("scan", _catalog.skill_install_hook, [text])
+}
+
+# METADATA
+# title: Possible typosquat
+# description: >-
+#   A dependency's name is a small edit away from a popular package.
+# custom:
+#   short_name: skill_typosquat
+#   failure_msg: "%s"
+#   solution: Check the name; depend on the real package.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_typosquat"]
+	h := _hit("scan", _catalog.skill_typosquat, [text])
+}
+
+# METADATA
+# title: Lockfile inconsistent
+# description: >-
+#   The lockfile disagrees with the manifests or the declared dependencies (missing entries, versions outside the declared range, entries without integrity hashes, dependencies nobody declared).
+# custom:
+#   short_name: skill_lockfile_mismatch
+#   failure_msg: "%s"
+#   solution: Regenerate the lockfile from the declared dependencies and declare what the skill needs.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _finding_texts["skill_lockfile_mismatch"]
+	h := _hit("scan", _catalog.skill_lockfile_mismatch, [text])
+}
+
+# METADATA
+# title: Unrecognised scan finding
+# description: >-
+#   A parser or collector reported a finding whose code this policy does not
+#   know. A finding nobody knows how to judge never passes.
+# custom:
+#   short_name: skill_unknown_finding
+#   failure_msg: "%s: %s (%s)"
+#   solution: Update gate's policy to judge the finding, or remove its cause.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some f in _findings
+	not object.get(f, "code", "") in _finding_codes
+	not object.get(f, "code", "") in _control_codes
+	_counts(f)
+	h := _hit("scan", _catalog.skill_unknown_finding, [_where(f), object.get(f, "detail", ""), _shown(f.code)])
+}
+
+# METADATA
+# title: Package digest does not match
+# description: >-
+#   The artifact digest declared at intake, or the digest a signature
+#   covers, is not the digest of the package that was scanned.
+# custom:
+#   short_name: skill_digest_mismatch
+#   failure_msg: "%s"
+#   solution: Submit the package the declaration (or signature) is about, or correct the declared digest.
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	some why in _digest_problems
+	h := _hit("scan", _catalog.skill_digest_mismatch, [why])
+}
+
+_source := object.get(_declared, "source", {})
+
+_digest_problems contains sprintf("declared artifact digest %s, package digest %s", [_source.artifact_digest, _digest]) if {
+	_source.kind == "artifact"
+	_source.valid == true
+	object.get(_source, "matches", null) != true
+}
+
+_digest_problems contains sprintf("the package changed since intake: intake recorded %s, it is now %s", [_declared.intake_digest, _digest]) if {
+	is_string(_declared.intake_digest)
+	object.get(_declared, "intake_digest", null) != _digest
+}
+
+_signature := object.get(_skill, "signature", {})
+
+_digest_problems contains sprintf("the signature covers %s, the package is %s", [_signature.signed_digest, _digest]) if {
+	is_string(_signature.signed_digest)
+	object.get(_signature, "signed_digest", null) != _digest
+}
+
+# METADATA
+# title: Signature does not verify
+# description: >-
+#   A signature was supplied and does not verify against any signer key the
+#   profile approves (or is malformed). A bad signature is never ignored.
+# custom:
+#   short_name: skill_signature_invalid
+#   failure_msg: "Signature of %s: %s"
+#   solution: Sign the exact package with an approved signer's key (gate skill sign).
+#   severity: critical
+#   collections: [skills-quarantine]
+hit contains h if {
+	_signature.present == true
+	object.get(_signature, "verified", null) != true
+	h := _hit("scan", _catalog.skill_signature_invalid, [_subject, object.get(_signature, "error", "it does not verify")])
+}
+
+# METADATA
+# title: License missing or invalid
+# description: >-
+#   The frontmatter's license must be a valid SPDX expression, and not one the
+#   profile denies.
+# custom:
+#   short_name: skill_license_invalid
+#   failure_msg: "%s: %s"
+#   solution: Set license in SKILL.md to a valid SPDX expression the profile allows.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some why in _license_problems
+	h := _hit("scan", _catalog.skill_license_invalid, [_subject, why])
+}
+
+_license := object.get(_skill, "license", {})
+
+_license_problems contains object.get(_license, "problem", "no license") if object.get(_license, "valid", null) != true
+
+_license_problems contains sprintf("license %s is denied by the profile", [_license.expression]) if {
+	_license.valid == true
+	some denied in object.get(_cfg, "denied_licenses", [])
+	contains(concat(" ", ["", upper(_license.expression), ""]), concat(" ", ["", upper(denied), ""]))
+}
+
+# METADATA
+# title: Provenance missing
+# description: >-
+#   Every skill version maps to a declared source: an https repository with
+#   a full commit SHA, or a release artifact digest.
+# custom:
+#   short_name: skill_provenance_missing
+#   failure_msg: "%s: %s"
+#   solution: Declare --source https://REPO@COMMIT_SHA or --artifact-digest sha256:... at intake.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	object.get(_source, "valid", null) != true
+	h := _hit("scan", _catalog.skill_provenance_missing, [_subject, object.get(_source, "problem", "no source declared")])
+}
+
+# --- the capability surface against what the skill declares ---
+
+_tools := t if {
+	t := _manifest.allowed_tools
+	is_array(t)
+} else := []
+
+_tool(name) if {
+	some t in _tools
+	t == name
+}
+
+_tool(name) if {
+	some t in _tools
+	startswith(t, concat("", [name, "("]))
+}
+
+_capabilities := object.get(_skill, "capabilities", {})
+
+_network := object.get(_declared, "network", {"mode": "unspecified", "hosts": []})
+
+_host_declared(host) if {
+	some d in _network.hosts
+	d == host
+}
+
+_host_declared(host) if {
+	some d in _network.hosts
+	startswith(d, "*.")
+	endswith(host, substring(d, 1, -1))
+}
+
+_first(list) := list[0] if count(list) > 0
+
+else := "(no location recorded)"
+
+_undeclared contains sprintf("process spawn (%s) but allowed-tools grants no Bash", [_first(_capabilities.process)]) if {
+	count(object.get(_capabilities, "process", [])) > 0
+	not _tool("Bash")
+}
+
+_undeclared contains sprintf("file writes (%s) but allowed-tools grants none of Write, Edit, Bash", [_first(_capabilities.filesystem_write)]) if {
+	count(object.get(_capabilities, "filesystem_write", [])) > 0
+	not _tool("Write")
+	not _tool("Edit")
+	not _tool("MultiEdit")
+	not _tool("Bash")
+}
+
+_undeclared contains sprintf("%s access (%s) but the declared network is %s", [kind, _first(_capabilities[kind]), _network.mode]) if {
+	some kind in ["network", "external_api"]
+	count(object.get(_capabilities, kind, [])) > 0
+	_network.mode != "hosts"
+}
+
+_undeclared contains sprintf("network access to %s, which is not among the declared hosts", [host]) if {
+	_network.mode == "hosts"
+	some host in object.get(_skill, "hosts", [])
+	not _host_declared(host)
+}
+
+_undeclared contains sprintf("reads the secret %s from the environment but SKILL.md does not document it", [name]) if {
+	some name in object.get(_skill, "secret_env", [])
+	not name in object.get(_skill, "documented", [])
+}
+
+# METADATA
+# title: Undeclared capability
+# description: >-
+#   The capability surface derived from what the code and instructions do
+#   (process spawn, file writes, network hosts, external APIs, secrets read
+#   from the environment) exceeds what the skill declares: allowed-tools in
+#   its frontmatter, the network needs declared at intake (or in its
+#   metadata), the environment variables its documentation names.
+# custom:
+#   short_name: skill_undeclared_capability
+#   failure_msg: "%s: %s"
+#   solution: Declare the capability (allowed-tools, --network hosts, document the variable), or remove what uses it.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some why in _undeclared
+	h := _hit("scan", _catalog.skill_undeclared_capability, [_subject, why])
+}
+
+# --- second-opinion scanners ---
+
+_scanners := object.get(object.get(input, "evidence", {}), "scanners", [])
+
+_scanner_texts contains sprintf("%s failed: %s", [s.name, s.error]) if {
+	some s in _scanners
+	object.get(s, "installed", false) == true
+	object.get(s, "error", "") != ""
+}
+
+_scanner_texts contains sprintf("%s timed out", [s.name]) if {
+	some s in _scanners
+	object.get(s, "installed", false) == true
+	object.get(s, "timed_out", false) == true
+}
+
+_scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issue.severity, _shown(object.get(issue, "path", "")), object.get(issue, "detail", "")]) if {
+	some s in _scanners
+	object.get(s, "installed", false) == true
+	some issue in object.get(s, "issues", [])
+	lower(object.get(issue, "severity", "")) in {"critical", "high"}
+}
+
+# METADATA
+# title: An external skill scanner objects
+# description: >-
+#   The second-opinion scanner (cisco-ai-skill-scanner, static analyzers)
+#   reported a high or critical issue, or failed. A scanner that failed is
+#   never a clean result.
+# custom:
+#   short_name: skill_scanner_finding
+#   failure_msg: "%s"
+#   solution: Review the scanner's report; do not admit the skill until the issue is understood.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some text in _scanner_texts
+	h := _hit("scan", _catalog.skill_scanner_finding, [text])
+}
+
+# METADATA
+# title: A required skill scanner is missing
+# description: >-
+#   The profile runs an external skill scanner that is not installed. Under
+#   scanners.missing fail-closed this fails the scan; under warn-and-skip it
+#   is a warning.
+# custom:
+#   short_name: skill_scanner_missing
+#   failure_msg: "%s is not installed"
+#   solution: Install the scanner (pip install cisco-ai-skill-scanner), or use a warn-and-skip profile.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	some name in object.get(object.get(_cfg, "scanners", {}), "run", [])
+	not _scanner_installed(name)
+	object.get(object.get(_cfg, "scanners", {}), "missing", "fail-closed") != "warn-and-skip"
+	h := _hit("scan", _catalog.skill_scanner_missing, [name])
+}
+
+warning contains lib.result(_catalog.skill_scanner_missing, [name]) if {
+	some name in object.get(object.get(_cfg, "scanners", {}), "run", [])
+	not _scanner_installed(name)
+	object.get(object.get(_cfg, "scanners", {}), "missing", "fail-closed") == "warn-and-skip"
+}
+
+_scanner_installed(name) if {
+	some s in _scanners
+	s.name == name
+	s.installed == true
+}
+
+# --- stage 2: policy (capability surface, data handling, tier) ---
+
+_tier_cfg := object.get(object.get(_cfg, "tiers", {}), _tier, {})
+
+_tier_known if _tier in object.keys(object.get(_cfg, "tiers", {}))
+
+# METADATA
+# title: Tier not known
+# description: >-
+#   The tier the skill is submitted for is not one the profile defines
+#   (untrusted, semi-trusted, trusted).
+# custom:
+#   short_name: skill_tier_unknown
+#   failure_msg: "%s: tier %q is not defined by the profile"
+#   solution: Submit the skill for a tier the profile defines.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	not _tier_known
+	h := _hit("policy", _catalog.skill_tier_unknown, [_subject, _tier])
+}
+
+# METADATA
+# title: Capability not allowed in this tier
+# description: >-
+#   The skill uses a capability (process spawn, file writes, network,
+#   external APIs, secrets from the environment) the profile does not allow
+#   for the tier it is submitted for.
+# custom:
+#   short_name: skill_capability_not_allowed
+#   failure_msg: "%s: %s is not allowed in the %s tier (%s)"
+#   solution: Submit the skill for a tier that allows the capability, or remove its use.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_tier_known
+	some kind, evidence in _capabilities
+	count(evidence) > 0
+	kind != "filesystem_read"
+	not kind in object.get(_tier_cfg, "capabilities", [])
+	h := _hit("policy", _catalog.skill_capability_not_allowed, [_subject, kind, _tier, _first(evidence)])
+}
+
+# METADATA
+# title: Secrets not allowed in this tier
+# description: >-
+#   Data handling: the skill reads secrets from the environment, and the
+#   profile does not hand secrets to skills of its tier.
+# custom:
+#   short_name: skill_secrets_not_allowed
+#   failure_msg: "%s reads %s; the %s tier receives no secrets"
+#   solution: Run the skill in a tier that provides the secret, or remove the need for it.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_tier_known
+	count(object.get(_skill, "secret_env", [])) > 0
+	object.get(_tier_cfg, "secrets", false) != true
+	h := _hit("policy", _catalog.skill_secrets_not_allowed, [_subject, concat(", ", _skill.secret_env), _tier])
+}
+
+# --- trusted tier: stricter controls (without them: approved_limited at most) ---
+
+# METADATA
+# title: Not signed by an approved identity
+# description: >-
+#   Trusted skills carry a valid signature from a signer the profile
+#   approves (skills.signers).
+# custom:
+#   short_name: skill_unsigned
+#   failure_msg: "%s has no verified signature from an approved signer"
+#   solution: Sign the package with an approved signer's key (gate skill sign) and submit the signature.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	object.get(_signature, "verified", null) != true
+	h := _hit("trusted", _catalog.skill_unsigned, [_subject])
+}
+
+# METADATA
+# title: SBOM missing
+# description: Trusted skills need an SBOM of their dependency graph.
+# custom:
+#   short_name: skill_sbom_missing
+#   failure_msg: "%s has no SBOM"
+#   solution: Generate an SPDX or CycloneDX SBOM and submit it with --sbom.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	object.get(object.get(_skill, "sbom", {}), "present", false) != true
+	h := _hit("trusted", _catalog.skill_sbom_missing, [_subject])
+}
+
+# METADATA
+# title: Dependencies not pinned
+# description: >-
+#   Trusted skills pin every dependency to an exact version (with integrity
+#   hashes in lockfiles).
+# custom:
+#   short_name: skill_deps_unpinned
+#   failure_msg: "%s: %s"
+#   solution: Pin every dependency exactly and commit a lockfile with hashes.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	some text in _unpinned
+	h := _hit("trusted", _catalog.skill_deps_unpinned, [_subject, text])
+}
+
+_unpinned contains sprintf("%s:%s %s is not pinned", [d.ecosystem, d.name, _shown(d.spec)]) if {
+	some d in object.get(object.get(_skill, "dependencies", {}), "items", [])
+	object.get(d, "pinned", null) != true
+}
+
+_unpinned contains sprintf("%s: %s", [_where(f), object.get(f, "detail", "")]) if {
+	some f in _findings
+	f.code == "skill_dependency_unpinned"
+}
+
+_owners := {o | some o in object.get(_declared, "maintainers", []); not lib.blank(o)} | {o | o := _declared.owner; not lib.blank(o)}
+
+# METADATA
+# title: Owner missing
+# description: >-
+#   Operational control: trusted skills have an owner (maintainers declared
+#   at intake) who answers for them.
+# custom:
+#   short_name: skill_owner_missing
+#   failure_msg: "%s has no owner or maintainer"
+#   solution: Declare --maintainer (and --owner) at intake.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	count(_owners) == 0
+	h := _hit("trusted", _catalog.skill_owner_missing, [_subject])
+}
+
+# METADATA
+# title: Rollback not ready
+# description: >-
+#   Operational control: trusted skills name what to roll back to (the
+#   previous approved digest, or "none" for a first version) and an update
+#   cadence.
+# custom:
+#   short_name: skill_rollback_missing
+#   failure_msg: "%s has no %s"
+#   solution: Declare --rollback (previous digest or none) and --update-cadence at intake.
+#   severity: medium
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	some field in ["rollback", "update_cadence"]
+	lib.blank(object.get(_declared, field, ""))
+	h := _hit("trusted", _catalog.skill_rollback_missing, [_subject, replace(field, "_", " ")])
+}
+
+# --- two-party approval (the registry's approval package) ---
+
+_approval_ctx := {
+	"approvals": [a | some a in object.get(object.get(input, "evidence", {}), "approvals", [])],
+	"required": object.get(_cfg, "approval_roles", ["security", "runtime-owner"]),
+	"submitter": object.get(_declared, "submitter", ""),
+	"digest": _digest,
+	"version": _digest,
+	"people": object.get(_cfg, "people", {}),
+	"ttl_days": object.get(_cfg, "approval_ttl_days", 90),
+	"now_ns": lib.timestamp_ns(input.gate.now),
+	"subject": _subject,
+}
+
+_approval_problems := approval.problems(_approval_ctx) if _trusted_tier
+
+else := set()
+
+# --- the outcome ---
+
+_applied contains h if {
+	some h in hit
+	lib.applies(_catalog[h.result.code])
+}
+
+_stage_results(stage) := {h.result | some h in _applied; h.stage == stage}
+
+_approval_results := {r |
+	some r in _approval_problems
+	lib.applies(data.gate.catalog["gate.approval"][r.code])
+}
+
+_scan_failures := _stage_results("scan")
+
+_policy_failures := _stage_results("policy")
+
+_trusted_gaps := _stage_results("trusted") | _approval_results
+
+# What the evidence decides: the first stage that fails names the outcome.
+decided := "rejected_scan" if {
+	count(_scan_failures) > 0
+} else := "rejected_policy" if {
+	count(_policy_failures) > 0
+} else := "approved_trusted" if {
+	_trusted_tier
+	count(_trusted_gaps) == 0
+} else := "approved_limited"
+
+# --- the state machine ---
+
+_states := {"pending_scan", "pending_policy", "rejected_scan", "approved_limited", "approved_trusted", "rejected_policy", "revoked"}
+
+_edges := {
+	["pending_scan", "rejected_scan"], ["pending_scan", "pending_policy"],
+	["pending_policy", "approved_limited"], ["pending_policy", "approved_trusted"],
+	["pending_policy", "rejected_policy"], ["approved_limited", "approved_trusted"],
+	["approved_trusted", "approved_limited"], ["approved_limited", "revoked"],
+	["approved_trusted", "revoked"],
+}
+
+_requested if _req.kind == "transition"
+
+_from := object.get(_req, "from", "")
+
+_to := object.get(_req, "to", "")
+
+# Where the evidence sends a skill from each state.
+_next := "rejected_scan" if {
+	_from == "pending_scan"
+	count(_scan_failures) > 0
+} else := "pending_policy" if {
+	_from == "pending_scan"
+} else := decided
+
+# METADATA
+# title: Revoked skills return only through re-intake
+# description: >-
+#   A revoked skill digest never moves again: restoring it takes a new
+#   intake, scan, evaluation and two-party approval.
+# custom:
+#   short_name: skill_revoked
+#   failure_msg: "%s (%s) is revoked; it returns only through a full re-intake"
+#   solution: Submit the skill again with gate skill intake.
+#   severity: critical
+#   collections: [skills-quarantine]
+transition_hit contains lib.result(_catalog.skill_revoked, [_subject, _digest]) if {
+	_requested
+	_from == "revoked"
+}
+
+# METADATA
+# title: Transition not in the state machine
+# description: >-
+#   Skills move pending_scan -> rejected_scan | pending_policy ->
+#   approved_limited | approved_trusted | rejected_policy; approved_limited
+#   -> approved_trusted (approvals complete) and back (approvals lapsed);
+#   either approved state -> revoked. No other move exists (no jump from
+#   pending_scan to approved_trusted, nothing out of a rejected state).
+# custom:
+#   short_name: skill_invalid_transition
+#   failure_msg: "%s cannot go from %s to %s"
+#   solution: Move the skill through the quarantine one allowed step at a time.
+#   severity: high
+#   collections: [skills-quarantine]
+transition_hit contains lib.result(_catalog.skill_invalid_transition, [_subject, _from, _to]) if {
+	_requested
+	_from != "revoked"
+	not [_from, _to] in _edges
+}
+
+# METADATA
+# title: The evidence decides another state
+# description: >-
+#   The move exists, but the scan and policy evidence send the skill
+#   elsewhere (for example approved_trusted asked while approvals are
+#   missing). The reasons of the decided state are listed.
+# custom:
+#   short_name: skill_transition_refused
+#   failure_msg: "%s: asked %s -> %s, the evidence decides %s"
+#   solution: Resolve the reasons listed, then ask again.
+#   severity: high
+#   collections: [skills-quarantine]
+transition_hit contains lib.result(_catalog.skill_transition_refused, [_subject, _from, _to, _next]) if {
+	_requested
+	[_from, _to] in _edges
+	_to != "revoked"
+	_to != _next
+}
+
+_revokers := {p |
+	some p, entry in object.get(_cfg, "people", {})
+	some role in object.get(entry, "roles", [])
+	role in object.get(_cfg, "revocation_roles", ["incident-commander", "maintainer"])
+}
+
+# METADATA
+# title: Not authorised to revoke
+# description: >-
+#   Emergency revocation is open to the roles the profile authorises (a
+#   security incident commander, a maintainers-group admin); the person
+#   asking holds none of them.
+# custom:
+#   short_name: skill_revocation_unauthorised
+#   failure_msg: "%s may not revoke %s (no revocation role)"
+#   solution: Ask a holder of a revocation role (skills.revocation_roles) to revoke.
+#   severity: high
+#   collections: [skills-quarantine]
+transition_hit contains lib.result(_catalog.skill_revocation_unauthorised, [_shown(object.get(_req, "actor", "")), _subject]) if {
+	_requested
+	_to == "revoked"
+	not object.get(_req, "actor", "") in _revokers
+}
+
+_transition_failures := {r | some r in transition_hit; lib.applies(_catalog[r.code])}
+
+# Why the skill is not where it asks to go: for a refused move, the reasons of the decided state.
+_explain := _scan_failures if {
+	_next == "rejected_scan"
+} else := _policy_failures if {
+	_next == "rejected_policy"
+} else := _trusted_gaps if {
+	_next == "approved_limited"
+	_to == "approved_trusted"
+} else := set()
+
+# METADATA
+# title: Skill approved
+# description: >-
+#   The scan and policy pass for the tier asked: approved_trusted (trusted
+#   tier, every trusted control and both approvals) or approved_limited
+#   (non-trusted contexts only). A transition request is allowed.
+# custom:
+#   short_name: skill_approved
+#   failure_msg: "%s (%s): %s"
+#   solution: Publish approved_trusted skills to the trusted registry (gate skill publish).
+#   severity: info
+#   collections: [skills-quarantine]
+note contains lib.result(_catalog.skill_approved, [_subject, _digest, _state_said]) if {
+	not _requested
+	decided in {"approved_trusted", "approved_limited"}
+}
+
+note contains lib.result(_catalog.skill_approved, [_subject, _digest, sprintf("may go from %s to %s", [_from, _to])]) if {
+	_requested
+	count(_transition_failures) == 0
+}
+
+_state_said := "approved_trusted" if decided == "approved_trusted"
+
+else := "approved_limited: allowed in non-trusted contexts only"
+
+_order := object.union({code: object.union(entry, {"order": entry.order + 1000}) |
+	some code, entry in data.gate.catalog["gate.approval"]
+}, _catalog)
+
+_failures := _transition_failures | _explain if {
+	_requested
+} else := _scan_failures if {
+	decided == "rejected_scan"
+} else := _policy_failures if {
+	decided == "rejected_policy"
+} else := _trusted_gaps
+
+# Verdicts: a rejected skill blocks; a trusted-tier skill that is only
+# approved_limited needs review (controls or approvals missing); an approved
+# skill promotes. A transition promotes when it is allowed.
+_verdict := "block" if {
+	_requested
+	count(_transition_failures) > 0
+} else := "promote" if {
+	_requested
+} else := "block" if {
+	decided in {"rejected_scan", "rejected_policy"}
+} else := "manual-review" if {
+	_trusted_tier
+	decided == "approved_limited"
+} else := "promote"
+
+# An allowed move into a rejected (or limited) state carries the reasons that put it there.
+_why_target := _scan_failures if {
+	_requested
+	_to == "rejected_scan"
+} else := _policy_failures if {
+	_requested
+	_to == "rejected_policy"
+} else := _trusted_gaps if {
+	_requested
+	_to == "approved_limited"
+	_trusted_tier
+} else := set()
+
+_results := lib.ordered(_order, note | _why_target) if _verdict == "promote"
+
+else := lib.ordered(_order, _failures)
+
+_trusted_shown := lib.ordered(_order, _trusted_gaps) if _trusted_tier
+
+else := []
+
+outcome := object.union(
+	{
+		"verdict": _verdict,
+		"evidence_level": "live",
+		"results": _results,
+		"warnings": lib.ordered(_catalog, warning),
+		"skill": {
+			"outcome": decided,
+			"tier": _tier,
+			"trusted_gaps": lib.codes(_trusted_shown),
+		},
+	},
+	_transition_part,
+)
+
+_transition_part := {"transition": {"from": _from, "to": _to, "allowed": count(_transition_failures) == 0, "kind": "transition", "decided": _next}, "waived": []} if {
+	_requested
+} else := {}

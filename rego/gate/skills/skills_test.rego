@@ -1,0 +1,275 @@
+package gate.skills_test
+
+import rego.v1
+
+_digest := "sha256:abababababababababababababababababababababababababababababababab"
+
+_other := "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+
+_config := {
+	"profile": {"name": "skills-quarantine", "sha256": "0000000000000000000000000000000000000000000000000000000000000000"},
+	"policy": "skills",
+	"collections": ["skills-quarantine"],
+	"exclude": [],
+	"skills": {
+		"default_tier": "untrusted",
+		"tiers": {
+			"untrusted": {"capabilities": ["process", "filesystem_write"], "secrets": false},
+			"semi-trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
+			"trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
+		},
+		"approval_roles": ["security", "runtime-owner"],
+		"approval_ttl_days": 90,
+		"revocation_roles": ["incident-commander", "maintainer"],
+		"people": {
+			"sec": {"roles": ["security"]},
+			"run": {"roles": ["runtime-owner"]},
+			"both": {"roles": ["security", "runtime-owner"]},
+			"ic": {"roles": ["incident-commander"]},
+		},
+		"denied_licenses": ["AGPL-3.0-only"],
+		"scanners": {"run": [], "missing": "warn-and-skip"},
+	},
+}
+
+_skill := {
+	"package": {"kind": "directory", "digest": _digest, "files": 3, "bytes": 900, "limits": []},
+	"manifest": {
+		"present": true, "name": "pdf-text", "description": "Extract text.", "license": "Apache-2.0",
+		"allowed_tools": ["Read", "Write", "Bash(python scripts/x.py:*)"], "metadata": {},
+	},
+	"declared": {
+		"source": {"kind": "source", "valid": true, "repo": "https://github.com/acme/skills", "commit": "3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c"},
+		"maintainers": ["alice"], "deps": [], "network": {"mode": "none", "hosts": []},
+		"tier": "untrusted", "submitter": "alice", "owner": "alice", "rollback": "none", "update_cadence": "quarterly",
+	},
+	"license": {"expression": "Apache-2.0", "valid": true, "problem": null},
+	"findings": [],
+	"capabilities": {"process": ["scripts/x.py: a python script the agent runs"], "filesystem_write": ["open line 9"]},
+	"hosts": [], "env_reads": [], "secret_env": [], "documented": [],
+	"dependencies": {"items": [{"ecosystem": "pypi", "name": "pypdf", "spec": "==4.2.0", "pinned": true, "source": "registry"}], "all_pinned": true},
+	"signature": {"present": true, "verified": true, "signer": "release-bot", "signed_digest": _digest},
+	"sbom": {"present": true, "sha256": _other},
+}
+
+_approval(role, who) := {"role": role, "approver": who, "digest": _digest, "version": _digest, "signed_at": "2026-11-20T00:00:00Z", "verified": true}
+
+_approvals := [_approval("security", "sec"), _approval("runtime-owner", "run")]
+
+doc(changes) := {
+	"gate": {"version": "1", "mode": "static", "now": "2026-11-23T00:00:00Z"},
+	"subject": {"kind": "skill", "ref": "pdf-text", "digest": _digest},
+	"evidence": {"skill": object.union(_skill, changes), "approvals": []},
+}
+
+trusted(changes, approvals) := json.patch(doc(object.union({"declared": object.union(_skill.declared, {"tier": "trusted"})}, changes)), [{"op": "replace", "path": "/evidence/approvals", "value": approvals}])
+
+finding(code, severity) := {"code": code, "check": "t.check", "severity": severity, "detail": "d", "path": "scripts/x.py", "line": 3}
+
+asking(d, from, to) := object.union(d, {"request": {"kind": "transition", "from": from, "to": to, "actor": "ic"}})
+
+decide(d) := out if {
+	out := data.gate.main.decision with input as d with data.gate.config as _config
+}
+
+reasons(d) := decide(d).reasons
+
+outcome(d) := decide(d).skill.outcome
+
+test_clean_untrusted_skill_is_approved_limited_and_promotes if {
+	d := decide(doc({}))
+	d.verdict == "promote"
+	d.reasons == ["skill_approved"]
+	d.skill == {"outcome": "approved_limited", "tier": "untrusted", "trusted_gaps": []}
+}
+
+test_every_finding_code_fails_the_scan if {
+	every code in [
+		"archive_unsafe", "skill_limits_exceeded", "skill_unparseable", "skill_hidden_unicode", "skill_prompt_injection",
+		"skill_concealment", "skill_exfiltration", "skill_download_execute", "skill_secret_access",
+		"skill_obfuscated_exec", "skill_reverse_shell", "skill_persistence", "skill_privilege", "skill_write_outside",
+		"skill_binary_payload", "skill_dependency_denied", "skill_dependency_untrusted_source", "skill_install_hook",
+		"skill_typosquat", "skill_lockfile_mismatch",
+	] {
+		d := decide(doc({"findings": [finding(code, "high")]}))
+		d.reasons == [code]
+		d.verdict == "block"
+		d.skill.outcome == "rejected_scan"
+	}
+}
+
+test_unknown_finding_codes_and_missing_severity_never_pass if {
+	reasons(doc({"findings": [finding("brand_new_check", "high")]})) == ["skill_unknown_finding"]
+	reasons(doc({"findings": [{"code": "skill_persistence", "path": "x"}]})) == ["skill_persistence"]
+	decide(doc({"findings": [finding("skill_persistence", "low")]})).verdict == "promote"
+}
+
+test_package_limits_fail_the_scan if {
+	reasons(doc({"package": object.union(_skill.package, {"limits": ["3000 files, more than the limit"]})})) == ["skill_limits_exceeded"]
+}
+
+test_manifest_must_exist if {
+	reasons(doc({"manifest": {"present": false}})) == ["skill_manifest_invalid"]
+}
+
+test_manifest_must_parse if {
+	reasons(doc({"manifest": {"present": true, "error": "SKILL.md frontmatter: anchors and aliases are not allowed"}})) == ["skill_manifest_invalid"]
+}
+
+test_manifest_must_describe_the_skill if {
+	reasons(doc({"manifest": object.union(_skill.manifest, {"description": " "})})) == ["skill_manifest_invalid"]
+}
+
+test_digest_mismatches if {
+	declared := object.union(_skill.declared, {"source": {"kind": "artifact", "valid": true, "artifact_digest": _other, "matches": false}})
+	reasons(doc({"declared": declared})) == ["skill_digest_mismatch"]
+	drifted := object.union(_skill.declared, {"intake_digest": _other})
+	reasons(doc({"declared": drifted})) == ["skill_digest_mismatch"]
+	resigned := object.union(_skill.signature, {"signed_digest": _other, "verified": false, "error": "for another digest"})
+	reasons(doc({"signature": resigned})) == ["skill_digest_mismatch", "skill_signature_invalid"]
+}
+
+test_bad_signature_fails_even_untrusted if {
+	reasons(doc({"signature": {"present": true, "verified": false, "error": "does not verify"}})) == ["skill_signature_invalid"]
+	decide(doc({"signature": {"present": false, "verified": false}})).verdict == "promote"
+}
+
+test_license_and_provenance if {
+	reasons(doc({"license": {"expression": null, "valid": false, "problem": "no license in the frontmatter"}})) == ["skill_license_invalid"]
+	reasons(doc({"license": {"expression": "MIT OR AGPL-3.0-only", "valid": true}})) == ["skill_license_invalid"]
+	no_source := object.union(_skill.declared, {"source": {"kind": "none", "valid": false, "problem": "nothing declared"}})
+	reasons(doc({"declared": no_source})) == ["skill_provenance_missing"]
+}
+
+test_capabilities_must_be_declared if {
+	no_bash := object.union(_skill.manifest, {"allowed_tools": ["Read", "Write"]})
+	reasons(doc({"manifest": no_bash})) == ["skill_undeclared_capability"]
+	no_tools := object.union(_skill.manifest, {"allowed_tools": null})
+	reasons(doc({"manifest": no_tools})) == ["skill_undeclared_capability"]
+	net := object.union(_skill.capabilities, {"network": ["urlopen line 3"]})
+	semi := object.union(_skill.declared, {"tier": "semi-trusted"})
+	reasons(doc({"capabilities": net, "declared": semi, "hosts": ["api.example.com"]})) == ["skill_undeclared_capability"]
+	hosts := object.union(semi, {"network": {"mode": "hosts", "hosts": ["*.example.com"]}})
+	decide(doc({"capabilities": net, "declared": hosts, "hosts": ["api.example.com"]})).verdict == "promote"
+	reasons(doc({"capabilities": net, "declared": hosts, "hosts": ["evil.test"]})) == ["skill_undeclared_capability"]
+}
+
+test_secret_env_must_be_documented_and_allowed_by_the_tier if {
+	semi := object.union(_skill.declared, {"tier": "semi-trusted"})
+	env := object.union(_skill.capabilities, {"env": ["os.environ line 4"]})
+	decide(doc({"declared": semi, "capabilities": env, "secret_env": ["GITHUB_TOKEN"], "documented": ["GITHUB_TOKEN"]})).verdict == "promote"
+	reasons(doc({"declared": semi, "capabilities": env, "secret_env": ["GITHUB_TOKEN"], "documented": []})) == ["skill_undeclared_capability"]
+	d := decide(doc({"capabilities": env, "secret_env": ["GITHUB_TOKEN"], "documented": ["GITHUB_TOKEN"]}))
+	d.reasons == ["skill_capability_not_allowed", "skill_secrets_not_allowed"]
+	d.skill.outcome == "rejected_policy"
+}
+
+test_tier_must_be_defined if {
+	odd := object.union(_skill.declared, {"tier": "root"})
+	reasons(doc({"declared": odd})) == ["skill_tier_unknown"]
+}
+
+test_scan_failures_come_before_policy if {
+	env := object.union(_skill.capabilities, {"network": ["x"]})
+	d := decide(doc({"capabilities": env, "findings": [finding("skill_persistence", "high")]}))
+	d.skill.outcome == "rejected_scan"
+	not "skill_capability_not_allowed" in d.reasons
+}
+
+test_trusted_with_every_control_and_two_approvals_is_approved_trusted if {
+	d := decide(trusted({}, _approvals))
+	d.verdict == "promote"
+	d.skill == {"outcome": "approved_trusted", "tier": "trusted", "trusted_gaps": []}
+}
+
+test_trusted_controls_are_required if {
+	reasons(trusted({"signature": {"present": false, "verified": false}}, _approvals)) == ["skill_unsigned"]
+	reasons(trusted({"sbom": {"present": false}}, _approvals)) == ["skill_sbom_missing"]
+	unpinned := {"items": [{"ecosystem": "npm", "name": "undici", "spec": "^6", "pinned": false, "source": "registry"}], "all_pinned": false}
+	reasons(trusted({"dependencies": unpinned}, _approvals)) == ["skill_deps_unpinned"]
+	reasons(trusted({"findings": [finding("skill_dependency_unpinned", "medium")]}, _approvals)) == ["skill_deps_unpinned"]
+	orphan := object.union(_skill.declared, {"tier": "trusted", "maintainers": [], "owner": null})
+	reasons(trusted({"declared": orphan}, _approvals)) == ["skill_owner_missing"]
+	no_rollback := object.union(_skill.declared, {"tier": "trusted", "rollback": null})
+	reasons(trusted({"declared": no_rollback}, _approvals)) == ["skill_rollback_missing"]
+	d := decide(trusted({"sbom": {"present": false}}, _approvals))
+	d.verdict == "manual-review"
+	d.skill == {"outcome": "approved_limited", "tier": "trusted", "trusted_gaps": ["skill_sbom_missing"]}
+}
+
+test_two_party_approval if {
+	reasons(trusted({}, [])) == ["approval_missing_role"]
+	reasons(trusted({}, [_approval("security", "sec")])) == ["approval_missing_role"]
+	reasons(trusted({}, [_approval("security", "both"), _approval("runtime-owner", "both")])) == ["approvers_not_distinct"]
+	self := [_approval("security", "alice"), _approval("runtime-owner", "run")]
+	"approval_missing_role" in reasons(trusted({}, self))
+	forged := [object.union(_approval("security", "sec"), {"verified": false, "error": "does not verify"}), _approval("runtime-owner", "run")]
+	reasons(trusted({}, forged)) == ["approval_missing_role", "approval_unverified"]
+	old := [object.union(_approval("security", "sec"), {"signed_at": "2026-01-01T00:00:00Z"}), _approval("runtime-owner", "run")]
+	reasons(trusted({}, old)) == ["approval_missing_role", "approval_expired"]
+}
+
+test_a_new_digest_voids_the_approvals if {
+	moved := [object.union(a, {"digest": _other, "version": _other}) | some a in _approvals]
+	d := decide(trusted({}, moved))
+	d.skill.outcome == "approved_limited"
+	"approval_missing_role" in d.reasons
+}
+
+test_allowed_transitions if {
+	decide(asking(doc({}), "pending_scan", "pending_policy")).transition == {"from": "pending_scan", "to": "pending_policy", "allowed": true, "kind": "transition", "decided": "pending_policy"}
+	decide(asking(doc({"findings": [finding("skill_persistence", "high")]}), "pending_scan", "rejected_scan")).verdict == "promote"
+	decide(asking(doc({}), "pending_policy", "approved_limited")).verdict == "promote"
+	decide(asking(trusted({}, _approvals), "pending_policy", "approved_trusted")).verdict == "promote"
+	decide(asking(trusted({}, _approvals), "approved_limited", "approved_trusted")).verdict == "promote"
+	decide(asking(trusted({}, []), "approved_trusted", "approved_limited")).verdict == "promote"
+	env := object.union(_skill.capabilities, {"network": ["x"]})
+	hosts := object.union(_skill.declared, {"network": {"mode": "hosts", "hosts": ["api.example.com"]}})
+	decide(asking(doc({"capabilities": env, "declared": hosts}), "pending_policy", "rejected_policy")).verdict == "promote"
+	decide(asking(doc({}), "approved_limited", "revoked")).verdict == "promote"
+	decide(asking(doc({}), "approved_trusted", "revoked")).verdict == "promote"
+}
+
+test_no_jump_from_pending_scan_to_approved_trusted if {
+	d := decide(asking(trusted({}, _approvals), "pending_scan", "approved_trusted"))
+	d.verdict == "block"
+	d.reasons == ["skill_invalid_transition"]
+	d.transition.allowed == false
+	reasons(asking(doc({}), "rejected_scan", "pending_policy")) == ["skill_invalid_transition"]
+	reasons(asking(doc({}), "rejected_policy", "approved_limited")) == ["skill_invalid_transition"]
+	reasons(asking(doc({}), "pending_scan", "revoked")) == ["skill_invalid_transition"]
+}
+
+test_revoked_returns_only_through_re_intake if {
+	reasons(asking(doc({}), "revoked", "approved_trusted")) == ["skill_revoked"]
+	reasons(asking(doc({}), "revoked", "pending_scan")) == ["skill_revoked"]
+}
+
+test_the_evidence_decides_the_target if {
+	d := decide(asking(trusted({}, []), "pending_policy", "approved_trusted"))
+	d.reasons == ["skill_transition_refused", "approval_missing_role"]
+	d.transition.decided == "approved_limited"
+	reasons(asking(doc({"findings": [finding("skill_persistence", "high")]}), "pending_scan", "pending_policy")) == ["skill_persistence", "skill_transition_refused"]
+}
+
+test_revocation_needs_a_revocation_role if {
+	d := doc({})
+	reasons(object.union(d, {"request": {"kind": "transition", "from": "approved_trusted", "to": "revoked", "actor": "run"}})) == ["skill_revocation_unauthorised"]
+	reasons(object.union(d, {"request": {"kind": "transition", "from": "approved_trusted", "to": "revoked"}})) == ["skill_revocation_unauthorised"]
+}
+
+test_scanner_findings_and_missing_scanners if {
+	failed := {"skill": _skill, "scanners": [{"name": "skill-scanner", "installed": true, "error": "exited 2"}]}
+	reasons(object.union(doc({}), {"evidence": object.union(failed, {"approvals": []})})) == ["skill_scanner_finding"]
+	issue := {"skill": _skill, "approvals": [], "scanners": [{"name": "skill-scanner", "installed": true, "issues": [{"severity": "HIGH", "detail": "exfil", "path": "SKILL.md"}]}]}
+	reasons(object.union(doc({}), {"evidence": issue})) == ["skill_scanner_finding"]
+	quiet := {"skill": _skill, "approvals": [], "scanners": [{"name": "skill-scanner", "installed": true, "issues": [{"severity": "LOW", "detail": "style"}]}]}
+	decide(object.union(doc({}), {"evidence": quiet})).verdict == "promote"
+	closed := json.patch(_config, [{"op": "replace", "path": "/skills/scanners", "value": {"run": ["skill-scanner"], "missing": "fail-closed"}}])
+	d := data.gate.main.decision with input as doc({}) with data.gate.config as closed
+	d.reasons == ["skill_scanner_missing"]
+	open := json.patch(_config, [{"op": "replace", "path": "/skills/scanners", "value": {"run": ["skill-scanner"], "missing": "warn-and-skip"}}])
+	w := data.gate.main.decision with input as doc({}) with data.gate.config as open
+	w.verdict == "promote"
+	[x.code | some x in w.warnings] == ["skill_scanner_missing"]
+}
