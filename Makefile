@@ -65,6 +65,12 @@ demo: $(STAMP)
 	$(BIN)/gate registry attach llama-guard@1.2.0 --evals fixtures/registry/llama-guard-1.2.0.evals.json --db $$demo/registry.sqlite && \
 	$(BIN)/gate registry show llama-guard@1.2.0 --db $$demo/registry.sqlite && \
 	$(BIN)/gate registry verify --db $$demo/registry.sqlite && echo
+	@echo "== gate skill scan: three agent skills (fixtures/skills; see its README)" && \
+	$(BIN)/gate skill scan fixtures/skills/pdf-text --source https://github.com/acme/skills@$$(printf '3f1c%.0s' 1 2 3 4 5 6 7 8 9 10) --tier untrusted; \
+	$(BIN)/gate skill scan fixtures/skills/github-issues --source https://github.com/acme/skills@$$(printf '3f1c%.0s' 1 2 3 4 5 6 7 8 9 10) --tier semi-trusted; \
+	$(BIN)/gate skill scan fixtures/skills/repo-tidy --source https://github.com/acme/skills@$$(printf '3f1c%.0s' 1 2 3 4 5 6 7 8 9 10) --tier untrusted; \
+	echo; echo "== the skills quarantine: intake, scan, evaluate, two approvals, publish, startup gates, revoke" && \
+	$(BIN)/python scripts/demo_skills.py && echo
 	@server=$${LLAMA_SERVER_BIN:-.ci/cache/llama.cpp/bin/llama-server}; \
 	if [ -x "$$server" ]; then \
 	  echo "== behaviour stage: llama-server ($$server) in a network namespace, on crafted GGUF models"; \

@@ -100,5 +100,6 @@ def enforce(
         first = decision["results"][0]
         click.echo(f"policy error: {first['message']}", err=True)
         for more in decision["results"][1:]:
-            click.echo(f"  also: {more['message']}", err=True)
+            if more["code"] != "startup_gate_not_reached":
+                click.echo(f"  also: {more['message']}", err=True)
     return 0 if allowed else 1

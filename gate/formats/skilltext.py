@@ -217,7 +217,7 @@ def scan_prose(path: str, lines: list[tuple[int, str]], report: TextReport, wher
             match = pattern.search(line)
             if match:
                 quoted = match.group(0)[:120]
-                _add(report, code, check, severity, f"{where}line {number}: {quoted!r}", path, number)
+                _add(report, code, check, severity, f"{where}{quoted!r}", path, number)
         for url in _URL.findall(raw[:MAX_LINE]):
             if len(report.urls) < 1000:
                 report.urls.append(url)
@@ -227,7 +227,7 @@ def scan_prose(path: str, lines: list[tuple[int, str]], report: TextReport, wher
                     "skill_exfiltration",
                     "instructions.templated_secret_url",
                     "critical",
-                    f"{where}line {number}: URL carries a templated value {url[:160]!r}",
+                    f"{where}URL carries a templated value {url[:160]!r}",
                     path,
                     number,
                 )

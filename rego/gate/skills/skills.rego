@@ -71,7 +71,12 @@ _where(f) := sprintf("%s:%v", [object.get(f, "path", "?"), f.line]) if is_number
 
 else := object.get(f, "path", "?")
 
-_finding_texts[code] contains sprintf("%s: %s", [_where(f), object.get(f, "detail", "")]) if {
+# A finding's text, located: analyzers that already name the file are not prefixed twice.
+_finding_text(f) := f.detail if {
+	startswith(object.get(f, "detail", ""), concat("", [object.get(f, "path", "?"), ":"]))
+} else := sprintf("%s: %s", [_where(f), object.get(f, "detail", "")])
+
+_finding_texts[code] contains _finding_text(f) if {
 	some f in _findings
 	code := f.code
 	code in _finding_codes
@@ -1033,7 +1038,19 @@ note contains lib.result(_catalog.skill_approved, [_subject, _digest, _state_sai
 	decided in {"approved_trusted", "approved_limited"}
 }
 
-note contains lib.result(_catalog.skill_approved, [_subject, _digest, sprintf("may go from %s to %s", [_from, _to])]) if {
+# METADATA
+# title: Transition allowed
+# description: >-
+#   The move is in the state machine and the evidence decides the state
+#   asked; it is recorded (with the reasons that sent the skill there, for a
+#   rejected or limited state).
+# custom:
+#   short_name: skill_transition_allowed
+#   failure_msg: "%s (%s) may go from %s to %s"
+#   solution: Record the transition (gate skill scan / evaluate / revoke record it when allowed).
+#   severity: info
+#   collections: [skills-quarantine]
+note contains lib.result(_catalog.skill_transition_allowed, [_subject, _digest, _from, _to]) if {
 	_requested
 	count(_transition_failures) == 0
 }

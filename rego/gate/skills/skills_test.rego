@@ -217,6 +217,7 @@ test_a_new_digest_voids_the_approvals if {
 }
 
 test_allowed_transitions if {
+	reasons(asking(doc({}), "pending_scan", "pending_policy")) == ["skill_transition_allowed"]
 	decide(asking(doc({}), "pending_scan", "pending_policy")).transition == {"from": "pending_scan", "to": "pending_policy", "allowed": true, "kind": "transition", "decided": "pending_policy"}
 	decide(asking(doc({"findings": [finding("skill_persistence", "high")]}), "pending_scan", "rejected_scan")).verdict == "promote"
 	decide(asking(doc({}), "pending_policy", "approved_limited")).verdict == "promote"
