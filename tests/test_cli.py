@@ -265,7 +265,7 @@ def test_errors_go_to_stderr_only(tmp_path: Path) -> None:
 
     assert run.code == EXIT_USAGE
     assert run.out == ""
-    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version']"
+    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version', 'skill-startup']"
     expected = f"/subject/kind: 'docker' is not one of {kinds}"
     assert run.err_lines == [f"gate: error: {path}: {expected}"]
 
