@@ -1,4 +1,4 @@
-"""External second-opinion scanners (stage 5): modelscan, fickling, modelaudit.
+"""External second-opinion scanners: modelscan, fickling, modelaudit (models), skill-scanner (skills).
 
 Each runs as a subprocess: argv built from a fixed table (never a shell,
 never a user-supplied program), its own session so a timeout kills the whole
@@ -130,6 +130,29 @@ def _modelaudit(report: Any, target: str) -> list[dict[str, str]]:
     return issues
 
 
+_SKILL_SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low", "info": "low", "safe": "low"}
+
+
+def _skill_scanner(report: Any, target: str) -> list[dict[str, str]]:
+    if not isinstance(report, dict) or not isinstance(report.get("findings"), list):
+        raise ScanError("report has no findings list")
+    issues = []
+    for finding in report["findings"]:
+        if not isinstance(finding, dict):
+            continue
+        severity = _SKILL_SEVERITY.get(str(finding.get("severity", "")).lower(), "high")
+        line = finding.get("line_number")
+        where = str(finding.get("file_path") or target) + (f":{line}" if isinstance(line, int) else "")
+        issues.append(
+            {
+                "severity": severity,
+                "detail": f"{finding.get('rule_id', '?')}: {finding.get('title', '')}",
+                "path": where,
+            }
+        )
+    return issues
+
+
 TOOLS = {
     "modelscan": Tool(
         "modelscan",
@@ -149,6 +172,13 @@ TOOLS = {
         lambda exe, t, out: [exe, "scan", "--format", "json", "--output", out, t],
         frozenset({0, 1}),
         _modelaudit,
+    ),
+    # cisco-ai-skill-scanner: static analyzers only (no --use-llm/--use-virustotal: nothing leaves the machine)
+    "skill-scanner": Tool(
+        "skill-scanner",
+        lambda exe, t, out: [exe, "scan", t, "--format", "json", "--output-json", out],
+        frozenset({0}),
+        _skill_scanner,
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from gate import schemas
@@ -25,11 +26,20 @@ def validate_record(record: Any, source: str) -> dict[str, Any]:
     return record
 
 
+@functools.lru_cache(maxsize=1)
+def _licensing() -> Any:
+    """The SPDX licensing index (built once per process: about 30 ms)."""
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=1024)
 def spdx_problem(expression: str) -> str | None:
     """Why *expression* is not a valid SPDX license expression (None when it is)."""
-    from license_expression import ExpressionError, get_spdx_licensing
+    from license_expression import ExpressionError
 
-    licensing = get_spdx_licensing()
+    licensing = _licensing()
     try:
         info = licensing.validate(expression, strict=True)
     except ExpressionError as exc:

@@ -58,12 +58,23 @@ def verified_approvals(envelopes: list[dict[str, Any]], profile: Profile) -> lis
     return [verify_statement(e, "approval", people) for e in envelopes]
 
 
+_DECIDERS: dict[tuple[str, str, str], Any] = {}
+
+
 def decide(document: dict[str, Any], profile: Profile, engine: str) -> dict[str, Any]:
-    """``data.gate.main.decision`` for a schema-checked skill input document."""
+    """``data.gate.main.decision`` for a schema-checked skill input document.
+
+    One Decider (policies loaded and compiled once) per profile and engine in
+    a process: a scan of many skills, or a command that decides twice, pays
+    for the policy once.
+    """
     from gate.cli.eval import _validated
     from gate.decide import Decider
 
-    decision: dict[str, Any] = Decider(profile, engine).decide(_validated(document))
+    key = (profile.path, profile.sha256, engine)
+    if key not in _DECIDERS:
+        _DECIDERS[key] = Decider(profile, engine)
+    decision: dict[str, Any] = _DECIDERS[key].decide(_validated(document))
     return decision
 
 

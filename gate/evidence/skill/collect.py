@@ -275,19 +275,39 @@ def collect_skill(request: SkillRequest, profile: Profile, collection: Collectio
     }
 
 
+def _scanners(request: SkillRequest, settings: dict[str, Any], collection: Collection) -> list[dict[str, Any]]:
+    """Second opinions over the package; an archive is laid out in a private folder for them first."""
+    import tempfile
+    from pathlib import Path
+
+    from gate.evidence.scanners import find, run_scanners
+    from gate.evidence.skill.package import load
+
+    names = list(settings.get("scanners", {}).get("run", []))
+    timeout = float(settings.get("scanners", {}).get("timeout_seconds", 300))
+    if not names:
+        return []
+    package = load(request.path)
+    if package.kind == "directory":
+        return run_scanners(names, request.path, timeout, collection)
+    with tempfile.TemporaryDirectory(prefix="gate-skill-") as folder:
+        for item in package.files:
+            parts = item.path.split("/")
+            if item.data is None or item.path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                why = f"{item.path} cannot be laid out for the scanner (too large or an unsafe name)"
+                return [{"name": n, "installed": find(n) is not None, "error": collection.error(n, why)} for n in names]
+            target = Path(folder, *parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.data)
+        return run_scanners(names, folder, timeout, collection)
+
+
 def collect_document(request: SkillRequest, profile: Profile) -> dict[str, Any]:
     """The whole input document for the skill at ``request.path``."""
-    from gate.evidence.scanners import run_scanners
-
     collection = Collection()
     skill = collect_skill(request, profile, collection)
     settings: dict[str, Any] = profile.settings.get("skills", {})
-    scanners = run_scanners(
-        list(settings.get("scanners", {}).get("run", [])),
-        request.path,
-        float(settings.get("scanners", {}).get("timeout_seconds", 300)),
-        collection,
-    )
+    scanners = _scanners(request, settings, collection)
     name = skill["manifest"].get("name") or request.path
     return {
         "gate": {
