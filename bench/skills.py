@@ -83,7 +83,16 @@ def main() -> None:
         report = tree / "scanner.json"
         start = time.perf_counter()
         done = subprocess.run(
-            [str(scanner), "scan-all", str(tree), "--recursive", "--format", "json", "--output-json", str(report)],
+            [
+                str(scanner),
+                "scan-all",
+                str(tree),
+                "--recursive",
+                "--format",
+                "json",
+                "--output-json",
+                str(report),
+            ],
             capture_output=True,
             text=True,
             timeout=3600,

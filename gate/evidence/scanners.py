@@ -130,7 +130,14 @@ def _modelaudit(report: Any, target: str) -> list[dict[str, str]]:
     return issues
 
 
-_SKILL_SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low", "info": "low", "safe": "low"}
+_SKILL_SEVERITY = {
+    "critical": "critical",
+    "high": "high",
+    "medium": "medium",
+    "low": "low",
+    "info": "low",
+    "safe": "low",
+}
 
 
 def _skill_scanner(report: Any, target: str) -> list[dict[str, str]]:

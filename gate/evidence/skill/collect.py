@@ -275,7 +275,9 @@ def collect_skill(request: SkillRequest, profile: Profile, collection: Collectio
     }
 
 
-def _scanners(request: SkillRequest, settings: dict[str, Any], collection: Collection) -> list[dict[str, Any]]:
+def _scanners(
+    request: SkillRequest, settings: dict[str, Any], collection: Collection
+) -> list[dict[str, Any]]:
     """Second opinions over the package; an archive is laid out in a private folder for them first."""
     import tempfile
     from pathlib import Path
@@ -295,7 +297,10 @@ def _scanners(request: SkillRequest, settings: dict[str, Any], collection: Colle
             parts = item.path.split("/")
             if item.data is None or item.path.startswith("/") or any(p in ("", ".", "..") for p in parts):
                 why = f"{item.path} cannot be laid out for the scanner (too large or an unsafe name)"
-                return [{"name": n, "installed": find(n) is not None, "error": collection.error(n, why)} for n in names]
+                return [
+                    {"name": n, "installed": find(n) is not None, "error": collection.error(n, why)}
+                    for n in names
+                ]
             target = Path(folder, *parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(item.data)
