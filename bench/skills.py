@@ -51,7 +51,8 @@ def agreement(label: str, unsafe: dict[Path, bool], kinds: dict[Path, str]) -> N
     caught = sum(1 for p in attacks if unsafe.get(p, False))
     missed = sorted({kinds[p] for p in attacks if not unsafe.get(p, False)})
     print(
-        f"  {label}: {caught}/{len(attacks)} malicious refused, {false_positives}/{len(benign)} realistic benign refused"
+        f"  {label}: {caught}/{len(attacks)} malicious refused, "
+        f"{false_positives}/{len(benign)} realistic benign refused"
         + (f"; classes missed: {', '.join(missed)}" if missed else "")
     )
 

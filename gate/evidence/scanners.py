@@ -180,7 +180,7 @@ TOOLS = {
         frozenset({0, 1}),
         _modelaudit,
     ),
-    # cisco-ai-skill-scanner: static analyzers only (no --use-llm/--use-virustotal: nothing leaves the machine)
+    # cisco-ai-skill-scanner: static analyzers only (no --use-llm, no --use-virustotal: nothing leaves)
     "skill-scanner": Tool(
         "skill-scanner",
         lambda exe, t, out: [exe, "scan", t, "--format", "json", "--output-json", out],
