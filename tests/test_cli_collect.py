@@ -112,7 +112,7 @@ def test_eval_image_collects_decides_and_saves_a_replayable_input(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "give exactly one of --input FILE, --artifact PATH and --image REF"),
+        ([], "give exactly one of --input FILE, --artifact PATH, --image REF and --skill PATH"),
         (["--input", "x.json", "--image", "nvcr.io/a/b:1"], "give exactly one of --input FILE"),
         (["--input", "x.json", "--pin", PROD], "--pin: only with --artifact or --image, not with --input"),
         (["--input", "x.json", "--save-input", "y.json"], "--save-input: only with --artifact or --image"),

@@ -54,7 +54,7 @@ def test_bad_enum_names_its_pointer(tmp_path: Path, capsys: pytest.CaptureFixtur
 
     problems = _assert_rejected(_eval(capsys, path), path)
 
-    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version']"
+    kinds = "['oci-image', 'model-file', 'model-dir', 'skill', 'model-version', 'skill-startup']"
     assert problems == [f"/subject/kind: 'docker' is not one of {kinds}"]
 
 
