@@ -403,9 +403,14 @@ def hygiene(
     if output == "json":
         click.echo(json.dumps(actions, indent=2))
     else:
-        retire = [a for a in actions if a["to"] != a["from"]]
+        retire = [a for a in actions if a["to"] != a["from"] and "refused" not in a]
+        refused = [a for a in actions if "refused" in a]
         verb = "would retire" if dry_run else "retired"
         lines = [f"{a['name']}@{a['version']}: {verb} ({', '.join(a['reasons'])})" for a in retire]
-        lines.append(f"{len(actions)} versions evaluated, {len(retire)} {verb}")
+        lines += [f"{a['refused']}" for a in refused]
+        lines.append(
+            f"{len(actions)} versions evaluated, {len(retire)} {verb}"
+            + (f", {len(refused)} changed meanwhile and left as they are" if refused else "")
+        )
         click.echo("\n".join(lines))
     return 0

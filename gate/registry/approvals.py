@@ -80,8 +80,32 @@ def _person_key(people: dict[str, Any], who: str) -> VerifyKey | None:
     return VerifyKey(public, keyid_of(public), f"profile lifecycle.people.{who}")  # type: ignore[arg-type]
 
 
-def verify_statement(envelope_json: Any, kind: str, people: dict[str, Any]) -> dict[str, Any]:
-    """The evidence record of one stored statement (``verified`` false with ``error`` when it is not)."""
+class StatementVerifier:
+    """``verify_statement`` for many statements: each person's key parsed once, each distinct
+    envelope (by its sha256) verified once."""
+
+    def __init__(self, people: dict[str, Any]) -> None:
+        self.people = people
+        self._keys: dict[str, VerifyKey | None] = {}
+        self._done: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def __call__(self, envelope_json: Any, kind: str, sha256: str) -> dict[str, Any]:
+        found = self._done.get((kind, sha256))
+        if found is None:
+            found = verify_statement(envelope_json, kind, self.people, self._keys)
+            self._done[(kind, sha256)] = found
+        return dict(found)
+
+
+def verify_statement(
+    envelope_json: Any,
+    kind: str,
+    people: dict[str, Any],
+    keys: dict[str, VerifyKey | None] | None = None,
+) -> dict[str, Any]:
+    """The evidence record of one stored statement (``verified`` false with ``error`` when it is not).
+
+    *keys* caches each person's parsed public key across calls."""
     try:
         envelope = dsse.Envelope.from_json(envelope_json)
         statement = json.loads(envelope.payload)
@@ -107,7 +131,12 @@ def verify_statement(envelope_json: Any, kind: str, people: dict[str, Any]) -> d
         )
     if statement.get("predicateType") != TYPES[kind]:
         return {**record, "verified": False, "error": f"predicate type is not {TYPES[kind]}"}
-    key = _person_key(people, approver)
+    if keys is None:
+        key = _person_key(people, approver)
+    else:
+        if approver not in keys:
+            keys[approver] = _person_key(people, approver)
+        key = keys[approver]
     if key is None:
         return {**record, "verified": False, "error": f"the profile lists no public key for {approver!r}"}
     if dsse.verify(envelope, key) is None:

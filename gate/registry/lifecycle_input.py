@@ -36,7 +36,10 @@ def build_input(
     replacement: str | None = None,
     deprecated_at: str | None = None,
     statements: list[tuple[str, dict[str, Any]]] | None = None,
+    verified: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """The input document; *statements* are (kind, envelope) verified here, *verified* are
+    (kind, evidence record) already verified (``approvals.StatementVerifier``)."""
     record = version.record
     owners = record.get("owners", {})
     evidence: dict[str, Any] = {
@@ -69,10 +72,12 @@ def build_input(
     }
     from gate.registry.approvals import verify_statement
 
-    people = dict(profile.settings.get("lifecycle", {}).get("people", {}))
-    for kind, envelope in statements or []:
-        key = "approvals" if kind == "approval" else "exceptions"
-        evidence[key].append(verify_statement(envelope, kind, people))
+    records = list(verified or [])
+    if statements:
+        people = dict(profile.settings.get("lifecycle", {}).get("people", {}))
+        records += [(kind, verify_statement(envelope, kind, people)) for kind, envelope in statements]
+    for kind, found in records:
+        evidence["approvals" if kind == "approval" else "exceptions"].append(found)
     request: dict[str, Any] = {"kind": request_kind, "from": version.state}
     if to is not None:
         request["to"] = to

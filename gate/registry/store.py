@@ -115,6 +115,26 @@ class Version:
         }
 
 
+@dataclass
+class Change:
+    """One transition to record: *name*@*version* from *expected_from* to *to_state*."""
+
+    name: str
+    version: str
+    expected_from: str
+    to_state: str
+    decision: dict[str, Any]
+
+
+@dataclass
+class Snapshot:
+    """A version as one read saw it, with its statements (kind, envelope, sha256) and deprecation time."""
+
+    version: Version
+    statements: list[tuple[str, dict[str, Any], str]]
+    deprecated_at: str | None
+
+
 class Store:
     """One registry database."""
 
@@ -371,6 +391,164 @@ class Store:
             "to": to_state,
             "event": event["hash"],
         }
+
+    def transitions(self, changes: list[Change], batch: int = 500) -> list[dict[str, Any]]:
+        """Record many transitions, *batch* per transaction (each still one transition row + one event).
+
+        Each change is re-checked inside its transaction: a version no longer
+        in its expected state is not moved (its result says ``refused`` and
+        why) and the others are recorded. One result per change, in order.
+        """
+        from gate.registry.models import Transition
+
+        for change in changes:
+            if change.to_state not in STATES:
+                raise UsageError(f"--to {change.to_state!r}: one of {', '.join(STATES)}")
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(changes), batch):
+            chunk = changes[start : start + batch]
+
+            def write(session: Any, chunk: list[Change] = chunk) -> list[tuple[dict[str, Any], Any]]:
+                done: list[tuple[dict[str, Any], Any]] = []
+                for c in chunk:
+                    found = self._version(session, c.name, c.version)
+                    state, seq = self._state(session, found.id)
+                    result: dict[str, Any] = {
+                        "name": c.name,
+                        "version": c.version,
+                        "from": c.expected_from,
+                        "to": c.to_state,
+                    }
+                    if state != c.expected_from:
+                        result["refused"] = (
+                            f"{c.name}@{c.version}: is {state} now, not {c.expected_from}: "
+                            "the transition was not recorded"
+                        )
+                        done.append((result, None))
+                        continue
+                    reasons = list(c.decision.get("reasons", []))
+                    session.add(
+                        Transition(
+                            model_version_id=found.id,
+                            seq=seq + 1,
+                            from_state=state,
+                            to_state=c.to_state,
+                            reasons=reasons,
+                            decision=c.decision,
+                            at=datetime.now(timezone.utc),
+                            actor=self.actor,
+                        )
+                    )
+                    session.flush()
+                    event = self._event(
+                        session,
+                        "transition",
+                        f"{c.name}@{c.version}",
+                        {"from": state, "to": c.to_state, "reasons": reasons},
+                    )
+                    done.append(({**result, "event": event["hash"]}, event))
+                return done
+
+            for result, event in self._write(write):
+                if event is not None:
+                    self._audit(event, None)
+                results.append(result)
+        return results
+
+    def lifecycle_snapshot(self, states: tuple[str, ...]) -> list[Snapshot]:
+        """Every version whose current state is in *states*, with everything a decision reads.
+
+        A handful of queries in one transaction (not one round of queries per
+        version): the versions with their latest transition, their
+        attachments, their statements and when each last entered ``deprecated``.
+        Ordered as ``versions()`` orders them.
+        """
+        from sqlalchemy import func, select
+
+        from gate.registry.models import Attachment, ModelVersion, Statement, Transition
+
+        with self._tx() as session:
+            latest = (
+                select(Transition.model_version_id, func.max(Transition.seq).label("seq"))
+                .group_by(Transition.model_version_id)
+                .subquery()
+            )
+            current = (
+                select(
+                    ModelVersion.id,
+                    ModelVersion.name,
+                    ModelVersion.version,
+                    ModelVersion.checksum,
+                    ModelVersion.record,
+                    ModelVersion.registered_at,
+                    ModelVersion.registered_by,
+                    Transition.to_state,
+                )
+                .join(latest, latest.c.model_version_id == ModelVersion.id)
+                .join(
+                    Transition,
+                    (Transition.model_version_id == latest.c.model_version_id)
+                    & (Transition.seq == latest.c.seq),
+                )
+                .where(Transition.to_state.in_(states))
+                .order_by(ModelVersion.name, ModelVersion.id)
+            )
+            rows = session.execute(current).all()
+            ids = (
+                select(latest.c.model_version_id)
+                .join(
+                    Transition,
+                    (Transition.model_version_id == latest.c.model_version_id)
+                    & (Transition.seq == latest.c.seq),
+                )
+                .where(Transition.to_state.in_(states))
+            )
+            attachments: dict[int, list[dict[str, Any]]] = {}
+            for a in session.execute(
+                select(
+                    Attachment.model_version_id,
+                    Attachment.kind,
+                    Attachment.sha256,
+                    Attachment.filename,
+                    Attachment.summary,
+                    Attachment.attached_at,
+                )
+                .where(Attachment.model_version_id.in_(ids))
+                .order_by(Attachment.id)
+            ).all():
+                attachments.setdefault(a[0], []).append(
+                    {"kind": a[1], "sha256": a[2], "filename": a[3], "summary": a[4], "at": _iso(a[5])}
+                )
+            statements: dict[int, list[tuple[str, dict[str, Any], str]]] = {}
+            for s in session.execute(
+                select(Statement.model_version_id, Statement.kind, Statement.envelope, Statement.sha256)
+                .where(Statement.model_version_id.in_(ids))
+                .order_by(Statement.id)
+            ).all():
+                statements.setdefault(s[0], []).append((s[1], s[2], s[3]))
+            deprecated: dict[int, tuple[int, Any]] = {}
+            for d in session.execute(
+                select(Transition.model_version_id, Transition.seq, Transition.at).where(
+                    Transition.model_version_id.in_(ids), Transition.to_state == "deprecated"
+                )
+            ).all():
+                if d[0] not in deprecated or d[1] > deprecated[d[0]][0]:
+                    deprecated[d[0]] = (d[1], d[2])
+            out = []
+            for key, name, version, checksum, record, registered_at, registered_by, state in rows:
+                found = Version(
+                    name,
+                    version,
+                    checksum,
+                    state,
+                    record,
+                    _iso(registered_at),
+                    attachments.get(key, []),
+                    registered_by,
+                )
+                moved = deprecated.get(key)
+                out.append(Snapshot(found, statements.get(key, []), _iso(moved[1]) if moved else None))
+        return out
 
     def record_statement(
         self, name: str, version: str, kind: str, envelope: dict[str, Any]

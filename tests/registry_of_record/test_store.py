@@ -267,3 +267,54 @@ def test_cli_bad_record_is_one_line_exit_2(tmp_path: Path) -> None:
     done = _gate("register", str(path), db=str(tmp_path / "reg.sqlite"))
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "record.json" in done.stderr and "owners" in done.stderr
+
+
+def test_batched_transitions_recheck_each_state_inside_the_write(db_url: str) -> None:
+    from gate.registry.store import Change
+
+    store = Store(db_url, actor="ci-bot")
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        store.register(record(version))
+        store.transition("llama-guard", version, "draft", "candidate", {"reasons": []})
+        store.transition("llama-guard", version, "candidate", "approved", {"reasons": []})
+    # Another writer deprecates 1.1.0 after a hygiene run read it as approved.
+    store.transition("llama-guard", "1.1.0", "approved", "deprecated", {"reasons": []})
+    why = {"reasons": ["critical_cve_unresolved"]}
+    results = store.transitions(
+        [Change("llama-guard", v, "approved", "retired", why) for v in ("1.0.0", "1.1.0", "1.2.0")],
+        batch=2,
+    )
+    assert ["refused" in r for r in results] == [False, True, False]
+    assert "is deprecated now, not approved" in results[1]["refused"]
+    states = {v["version"]: v["state"] for v in store.versions()}
+    assert states == {"1.0.0": "retired", "1.1.0": "deprecated", "1.2.0": "retired"}
+    assert store.history("llama-guard", "1.2.0")[-1]["data"] == {
+        "from": "approved",
+        "to": "retired",
+        "reasons": ["critical_cve_unresolved"],
+    }
+    assert [e["kind"] for e in store.history("llama-guard", "1.1.0")][-1] == "transition"
+    assert store.verify_events()["valid"]
+
+
+def test_the_lifecycle_snapshot_matches_what_show_reads(db_url: str) -> None:
+    store = Store(db_url, actor="ci-bot")
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        store.register(record(version))
+        store.attach("llama-guard", version, "scan", "g.json", version.encode(), {"critical": []})
+    for version in ("1.0.0", "1.1.0"):
+        store.transition("llama-guard", version, "draft", "candidate", {"reasons": []})
+        store.transition("llama-guard", version, "candidate", "approved", {"reasons": []})
+    store.transition("llama-guard", "1.1.0", "approved", "deprecated", {"reasons": []})
+    for n in range(2):
+        envelope = {"payloadType": "application/vnd.in-toto+json", "payload": str(n), "signatures": []}
+        store.record_statement("llama-guard", "1.1.0", "approval", envelope)
+    snapshot = store.lifecycle_snapshot(("approved", "deprecated"))
+    assert [s.version.version for s in snapshot] == ["1.0.0", "1.1.0"]  # 1.2.0 is a draft
+    for snap in snapshot:
+        version = snap.version.version
+        assert snap.version == store.show("llama-guard", version)
+        assert [(k, e) for k, e, _ in snap.statements] == store.statements("llama-guard", version)
+        assert snap.deprecated_at == store.entered_at("llama-guard", version, "deprecated")
+    assert snapshot[0].deprecated_at is None and snapshot[1].deprecated_at is not None
+    assert len(snapshot[1].statements) == 2
