@@ -1,0 +1,144 @@
+package gate.approval_test
+
+import rego.v1
+
+import data.gate.approval
+import data.gate.lib
+
+# The skills pipeline's use: two roles, security and runtime-owner, each needing its own person.
+
+_digest := "sha256:abababababababababababababababababababababababababababababababab"
+
+_other_digest := "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+
+_people := {
+	"sec": {"roles": ["security"]},
+	"run": {"roles": ["runtime-owner"]},
+	"two-hats": {"roles": ["security", "runtime-owner"]},
+	"dev": {"roles": ["security"]},
+}
+
+_a(role, who) := {
+	"role": role, "approver": who, "digest": _digest, "version": "1.0.0",
+	"signed_at": "2026-11-01T00:00:00Z", "verified": true,
+}
+
+_ctx(approvals) := {
+	"approvals": approvals,
+	"required": ["security", "runtime-owner"],
+	"submitter": "dev",
+	"digest": _digest,
+	"version": "1.0.0",
+	"people": _people,
+	"ttl_days": 90,
+	"now_ns": lib.timestamp_ns("2026-11-23T00:00:00Z"),
+	"subject": "web-search@1.0.0",
+}
+
+_valid := [_a("security", "sec"), _a("runtime-owner", "run")]
+
+codes(ctx) := {r.code | some r in approval.problems(ctx)}
+
+messages(ctx) := {r.message | some r in approval.problems(ctx)}
+
+test_two_distinct_holders_of_the_two_roles_pass if {
+	approval.problems(_ctx(_valid)) == set()
+	every a in _valid {
+		approval.valid(_ctx(_valid), a)
+	}
+}
+
+test_a_role_without_an_approval_is_missing if {
+	messages(_ctx([_a("security", "sec")])) == {"No valid runtime-owner approval for web-search@1.0.0"}
+	codes(_ctx([])) == {"approval_missing_role"}
+	count(approval.problems(_ctx([]))) == 2
+}
+
+test_an_approval_older_than_its_lifetime_expired if {
+	old := object.union(_a("runtime-owner", "run"), {"signed_at": "2026-08-01T00:00:00Z"})
+	ctx := _ctx([_a("security", "sec"), old])
+	not approval.valid(ctx, old)
+	messages(ctx) == {
+		"The runtime-owner approval by run expired (signed 2026-08-01T00:00:00Z)",
+		"No valid runtime-owner approval for web-search@1.0.0",
+	}
+	# A longer lifetime keeps it.
+	approval.problems(object.union(ctx, {"ttl_days": 200})) == set()
+}
+
+test_an_unreadable_signing_time_counts_as_expired if {
+	bad := object.union(_a("runtime-owner", "run"), {"signed_at": "last tuesday"})
+	ctx := _ctx([_a("security", "sec"), bad])
+	not approval.valid(ctx, bad)
+	codes(ctx) == {"approval_expired", "approval_missing_role"}
+}
+
+test_an_unverified_signature_says_why if {
+	forged := object.union(_a("runtime-owner", "run"), {"verified": false, "error": "the signature does not verify with the key listed for run"})
+	messages(_ctx([_a("security", "sec"), forged])) == {
+		"The runtime-owner approval naming run does not count: the signature does not verify with the key listed for run",
+		"No valid runtime-owner approval for web-search@1.0.0",
+	}
+	silent := object.union(_a("runtime-owner", "run"), {"verified": false})
+	messages(_ctx([_a("security", "sec"), silent])) == {
+		"The runtime-owner approval naming run does not count: the signature does not verify",
+		"No valid runtime-owner approval for web-search@1.0.0",
+	}
+}
+
+test_a_person_not_holding_the_role_does_not_count if {
+	# sec holds security only; nobody listed as "mallory" at all.
+	for_sec := _a("runtime-owner", "sec")
+	messages(_ctx([_a("security", "sec"), for_sec])) == {
+		"The runtime-owner approval naming sec does not count: the person does not hold the role in the profile",
+		"No valid runtime-owner approval for web-search@1.0.0",
+	}
+	stranger := _a("runtime-owner", "mallory")
+	not approval.valid(_ctx([stranger]), stranger)
+	codes(_ctx([_a("security", "sec"), stranger])) == {"approval_unverified", "approval_missing_role"}
+}
+
+test_a_new_version_or_digest_voids_the_approvals if {
+	why := "it is for another version or artifact digest"
+	new_version := object.union(_ctx(_valid), {"version": "1.0.1", "subject": "web-search@1.0.1"})
+	messages(new_version) == {
+		sprintf("The security approval naming sec does not count: %s", [why]),
+		sprintf("The runtime-owner approval naming run does not count: %s", [why]),
+		"No valid security approval for web-search@1.0.1",
+		"No valid runtime-owner approval for web-search@1.0.1",
+	}
+	new_digest := object.union(_ctx(_valid), {"digest": _other_digest})
+	codes(new_digest) == {"approval_unverified", "approval_missing_role"}
+	count(approval.problems(new_digest)) == 4
+}
+
+test_a_statement_that_does_not_count_is_ignored_once_its_role_is_covered if {
+	forged := object.union(_a("runtime-owner", "mallory"), {"verified": false})
+	approval.problems(_ctx(array.concat(_valid, [forged]))) == set()
+}
+
+test_the_submitter_cannot_approve_their_own_version if {
+	own := _a("security", "dev")
+	ctx := _ctx([own, _a("runtime-owner", "run")])
+	not approval.valid(ctx, own)
+	messages(ctx) == {
+		"dev approved their own submission as security",
+		"No valid security approval for web-search@1.0.0",
+	}
+	# Another holder's approval covers the role: the self-approval is then not reported.
+	approval.problems(_ctx([own, _a("security", "sec"), _a("runtime-owner", "run")])) == set()
+}
+
+test_one_person_cannot_cover_two_roles if {
+	both := [_a("security", "two-hats"), _a("runtime-owner", "two-hats")]
+	messages(_ctx(both)) == {"two-hats is the only approver for runtime-owner and security"}
+	# With a second holder of one of the roles, each role has its own person.
+	approval.problems(_ctx(array.concat(both, [_a("security", "sec")]))) == set()
+}
+
+test_only_required_roles_are_checked if {
+	ctx := object.union(_ctx([_a("security", "sec")]), {"required": ["security"]})
+	approval.problems(ctx) == set()
+	extra := _a("auditor", "sec")
+	approval.problems(_ctx(array.concat(_valid, [extra]))) == set()
+}
