@@ -6,7 +6,9 @@ names the approver, the role and the time; an exception
 (``https://gate.dev/exception/v1``) also names one reason code, an end date
 and why. Each is a DSSE envelope signed with gate's keys (``gate keygen``).
 
-``verify_statement`` checks an envelope against the public key the profile
+The statements match ``schemas/approval-statement.schema.json`` and
+``schemas/exception-statement.schema.json``. ``verify_statement`` checks an
+envelope's statement against its schema and the signature against the public key the profile
 lists for the person it names (``lifecycle.people.<id>.public_key``) and
 returns the evidence record the lifecycle policy reads: it never decides
 whether the approval counts (role held, version, digest, expiry,
@@ -19,6 +21,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from gate import schemas
 from gate.attest import dsse
 from gate.attest.keys import SigningKey, VerifyKey, keyid_of
 from gate.attest.sign import statement_bytes
@@ -131,6 +134,10 @@ def verify_statement(
         )
     if statement.get("predicateType") != TYPES[kind]:
         return {**record, "verified": False, "error": f"predicate type is not {TYPES[kind]}"}
+    problems = schemas.problems(f"{kind}-statement", statement)
+    if problems:
+        why = f"the statement does not match schemas/{kind}-statement.schema.json: {problems[0]}"
+        return {**record, "verified": False, "error": why[:500]}
     if keys is None:
         key = _person_key(people, approver)
     else:

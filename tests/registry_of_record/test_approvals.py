@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from gate.attest.keys import generate_key, write_keypair
@@ -167,3 +169,78 @@ def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Pat
         == "1.2.0"
     )
     assert _ok("registry", "verify", *db).stdout.startswith("valid")
+
+
+def _people_and_keys() -> tuple[dict[str, Any], dict[str, Any]]:
+    from gate.attest.keys import generate_key
+
+    key = generate_key()
+    return {"sam": {"roles": ["security"], "public_key": key.public_pem().decode()}}, {"sam": key}
+
+
+@pytest.mark.parametrize("kind", ["approval", "exception"])
+def test_the_statements_gate_signs_match_their_schemas_and_verify(kind: str) -> None:
+    from gate import schemas
+    from gate.registry.approvals import make_statement, sign_statement, verify_statement
+
+    people, keys = _people_and_keys()
+    extra = {"code": "critical_cve_unresolved", "until": "2026-12-31T00:00:00Z", "why": "patched upstream"}
+    statement = make_statement(
+        kind,
+        name="llama-guard",
+        version="1.2.0",
+        digest=DIGEST,
+        approver="sam",
+        role="security",
+        **(extra if kind == "exception" else {}),
+    )
+    assert schemas.problems(f"{kind}-statement", statement) == []
+    found = verify_statement(sign_statement(statement, keys["sam"]), kind, people)
+    assert found["verified"] is True, found
+    assert found["digest"] == DIGEST and found["approver"] == "sam"
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "pointer"),
+    [
+        ("approval", {"signed_at": "last tuesday"}, "/predicate/signed_at"),
+        ("approval", {"role": ""}, "/predicate/role"),
+        ("approval", {"extra": "field"}, "/predicate"),
+        ("exception", {"code": "Not A Code"}, "/predicate/code"),
+        ("exception", {"why": None}, "/predicate/why"),
+    ],
+)
+def test_a_signed_statement_that_does_not_match_its_schema_does_not_verify(
+    kind: str, change: dict[str, Any], pointer: str
+) -> None:
+    from gate.registry.approvals import make_statement, sign_statement, verify_statement
+
+    people, keys = _people_and_keys()
+    extra = {"code": "critical_cve_unresolved", "until": "2026-12-31T00:00:00Z", "why": "patched upstream"}
+    statement = make_statement(
+        kind,
+        name="llama-guard",
+        version="1.2.0",
+        digest=DIGEST,
+        approver="sam",
+        role="security",
+        **(extra if kind == "exception" else {}),
+    )
+    statement["predicate"].update(change)
+    found = verify_statement(sign_statement(statement, keys["sam"]), kind, people)
+    assert found["verified"] is False
+    schema = f"schemas/{kind}-statement.schema.json"
+    assert found["error"].startswith(f"the statement does not match {schema}: {pointer}")
+    assert found["approver"] == "sam"  # still reported, so the policy can say whose statement failed
+
+
+def test_a_statement_with_two_subjects_does_not_verify() -> None:
+    from gate.registry.approvals import make_statement, sign_statement, verify_statement
+
+    people, keys = _people_and_keys()
+    statement = make_statement(
+        "approval", name="llama-guard", version="1.2.0", digest=DIGEST, approver="sam", role="security"
+    )
+    statement["subject"].append({"name": "other@1.0.0", "digest": {"sha256": "ab" * 32}})
+    found = verify_statement(sign_statement(statement, keys["sam"]), "approval", people)
+    assert found["verified"] is False and "/subject" in found["error"]
