@@ -61,10 +61,12 @@ _covered(ctx) := {role: _valid_for(ctx, role) | some role in ctx.required}
 #   solution: Have a holder of the role sign an approval for this exact version and digest.
 #   severity: high
 #   collections: [registry-governance, skills-quarantine]
-missing_role(ctx) := {lib.result(_catalog.approval_missing_role, [role, ctx.subject]) |
+_missing_role(ctx, covered) := {lib.result(_catalog.approval_missing_role, [role, ctx.subject]) |
 	some role in ctx.required
-	count(_valid_for(ctx, role)) == 0
+	count(covered[role]) == 0
 }
+
+missing_role(ctx) := _missing_role(ctx, _covered(ctx))
 
 # METADATA
 # title: Approval expired
@@ -98,19 +100,19 @@ expired(ctx) := {lib.result(_catalog.approval_expired, [a.role, a.approver, a.si
 #   solution: Sign the approval with the key the profile lists for that person, for this version and digest.
 #   severity: high
 #   collections: [registry-governance, skills-quarantine]
-unverified(ctx) := {lib.result(_catalog.approval_unverified, [a.role, a.approver, why]) |
+_unverified(ctx, covered) := {lib.result(_catalog.approval_unverified, [a.role, a.approver, why]) |
 	some a in ctx.approvals
-	_uncovered(ctx, a.role)
+	_uncovered(covered, a.role)
 	some why in _unverified_why(ctx, a)
 }
+
+unverified(ctx) := _unverified(ctx, _covered(ctx))
 
 # A statement that does not count explains a missing role; once the role is covered by
 # a valid approval it is only noise (and must not let anyone block a version by
 # recording a forged statement).
-_uncovered(ctx, role) if {
-	role in ctx.required
-	count(_valid_for(ctx, role)) == 0
-}
+# (covered has a key for each required role, so a role not required is never uncovered.)
+_uncovered(covered, role) if count(covered[role]) == 0
 
 _unverified_why(ctx, a) := {why |
 	a.verified != true
@@ -134,12 +136,14 @@ _unverified_why(ctx, a) := {why |
 #   solution: Approvals must come from people other than the submitter.
 #   severity: high
 #   collections: [registry-governance, skills-quarantine]
-self_approval(ctx) := {lib.result(_catalog.self_approval, [a.approver, a.role]) |
+_self_approval(ctx, covered) := {lib.result(_catalog.self_approval, [a.approver, a.role]) |
 	some a in ctx.approvals
 	a.verified == true
 	a.approver == ctx.submitter
-	_uncovered(ctx, a.role)
+	_uncovered(covered, a.role)
 }
+
+self_approval(ctx) := _self_approval(ctx, _covered(ctx))
 
 # METADATA
 # title: Approvers not distinct
@@ -152,12 +156,15 @@ self_approval(ctx) := {lib.result(_catalog.self_approval, [a.approver, a.role]) 
 #   solution: Have a different holder sign for one of the roles.
 #   severity: high
 #   collections: [registry-governance, skills-quarantine]
-not_distinct(ctx) := {lib.result(_catalog.approvers_not_distinct, [person, concat(" and ", sort(roles))]) |
-	covered := _covered(ctx)
+_not_distinct(ctx, covered) := {lib.result(_catalog.approvers_not_distinct, [person, concat(" and ", sort(roles))]) |
 	some person in {p | some role in ctx.required; some p in covered[role]}
 	roles := {role | some role in ctx.required; covered[role] == {person}}
 	count(roles) > 1
 }
 
-# Every approval problem for ctx.
-problems(ctx) := (((missing_role(ctx) | expired(ctx)) | unverified(ctx)) | self_approval(ctx)) | not_distinct(ctx)
+not_distinct(ctx) := _not_distinct(ctx, _covered(ctx))
+
+# Every approval problem for ctx (each role's valid approvers derived once).
+problems(ctx) := _problems(ctx, _covered(ctx))
+
+_problems(ctx, covered) := (((_missing_role(ctx, covered) | expired(ctx)) | _unverified(ctx, covered)) | _self_approval(ctx, covered)) | _not_distinct(ctx, covered)

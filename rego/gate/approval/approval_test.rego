@@ -142,3 +142,19 @@ test_only_required_roles_are_checked if {
 	extra := _a("auditor", "sec")
 	approval.problems(_ctx(array.concat(_valid, [extra]))) == set()
 }
+
+test_each_rule_alone_agrees_with_problems if {
+	both := [_a("security", "two-hats"), _a("runtime-owner", "two-hats")]
+	own := _a("security", "dev")
+	forged := object.union(_a("runtime-owner", "run"), {"verified": false})
+	old := object.union(_a("security", "sec"), {"signed_at": "2026-01-01T00:00:00Z"})
+	every approvals in [_valid, both, [own, forged], [old], []] {
+		ctx := _ctx(approvals)
+		all := (((approval.missing_role(ctx) | approval.expired(ctx)) | approval.unverified(ctx)) | approval.self_approval(ctx)) | approval.not_distinct(ctx)
+		all == approval.problems(ctx)
+	}
+	{r.code | some r in approval.not_distinct(_ctx(both))} == {"approvers_not_distinct"}
+	{r.code | some r in approval.self_approval(_ctx([own, forged]))} == {"self_approval"}
+	{r.code | some r in approval.unverified(_ctx([own, forged]))} == {"approval_unverified"}
+	count(approval.missing_role(_ctx([own, forged]))) == 2
+}
