@@ -32,7 +32,7 @@ def _ok(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Path) -> None:
+def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Path, db_url: str) -> None:
     keys = {}
     for who in ("pat", "pia", "sam", "mallory", "ci-bot"):
         keys[who] = write_keypair(str(tmp_path / who), generate_key(), None)
@@ -48,7 +48,7 @@ def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Pat
     }
     profile_path = tmp_path / "governance.yaml"
     profile_path.write_text(yaml.safe_dump(profile))
-    db = ["--db", str(tmp_path / "reg.sqlite")]
+    db = ["--db", db_url]
 
     rec = tmp_path / "record.json"
     rec.write_text(json.dumps(record(checksum=DIGEST)))

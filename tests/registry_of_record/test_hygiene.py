@@ -1,4 +1,6 @@
-"""gate registry hygiene: retire what Rego says must go, record why; --dry-run records nothing."""
+"""gate registry hygiene: retire what Rego says must go, record why; --dry-run records nothing.
+
+The CLI tests run on SQLite and on the PostgreSQL fixture (``db_url``)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ def _grype(critical: list[str]) -> bytes:
     return json.dumps({"matches": matches, "descriptor": {"name": "grype", "version": "0.80.0"}}).encode()
 
 
-def test_hygiene_retires_the_vulnerable_version_and_keeps_the_healthy_one(tmp_path: Path) -> None:
+def test_hygiene_retires_the_vulnerable_version_and_keeps_the_healthy_one(
+    tmp_path: Path, db_url: str
+) -> None:
     people = {}
     keys = {}
     for who, role in (("pat", "platform"), ("pia", "product"), ("sam", "security")):
@@ -35,7 +39,7 @@ def test_hygiene_retires_the_vulnerable_version_and_keeps_the_healthy_one(tmp_pa
     profile["lifecycle"]["people"] = people
     profile_path = tmp_path / "governance.yaml"
     profile_path.write_text(yaml.safe_dump(profile))
-    url = f"sqlite:///{tmp_path / 'reg.sqlite'}"
+    url = db_url
     store = Store(url, actor="ci-bot")
     evals = json.dumps(
         {"evaluated_at": "2026-11-21T00:00:00Z", "scores": {"quality": 0.9, "safety": 0.95}}

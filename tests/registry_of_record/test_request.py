@@ -23,8 +23,10 @@ def _gate(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-def test_request_candidate_needs_a_verified_promote_attestation_for_the_checksum(tmp_path: Path) -> None:
-    db = str(tmp_path / "reg.sqlite")
+def test_request_candidate_needs_a_verified_promote_attestation_for_the_checksum(
+    tmp_path: Path, db_url: str
+) -> None:
+    db = db_url
     # the digest the clean container example resolves to (what its attestation's subject names)
     digest = "sha256:7f3b9a4c2e1d0f8a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
     path = tmp_path / "record.json"
