@@ -112,7 +112,7 @@ def _artifact(
     signature = entry.get("signature")
     data = read_bytes(str(base / signature), MAX_ENVELOPE + 1) if isinstance(signature, str) else None
     signers = dict(profile.settings.get("skills", {}).get("signers", {}))
-    out["signature"] = verify(data, package.digest, signers)
+    out["signature"] = verify(data, package.digest, signers, package.kind)
     declared = entry.get("source")
     out["source_declared"] = _text(declared, 2100) if declared is not None else None
     expected = published.get("source") or {}

@@ -165,3 +165,37 @@ def test_not_a_skill_is_a_one_line_error(tmp_path: Path) -> None:
     result = _gate("skill", "scan", str(junk))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "junk.bin" in result.stderr
+
+
+def test_a_sigstore_bundle_over_an_archive_verifies_against_the_approved_identity(tmp_path: Path) -> None:
+    """The real production bundle of a wheel (a zip): offline verification against the signer identity."""
+    from gate.evidence.skill.package import load
+    from gate.evidence.skill.signature import verify
+    from tests.helpers import ROOT
+
+    sigstore = ROOT.parent / "shared" / "fixtures" / "sigstore"
+    if not sigstore.exists():
+        pytest.skip("../shared/fixtures is not beside the checkout")
+    wheel = sigstore / "bundle_v3_github.whl"
+    bundle = (sigstore / "bundle_v3_github.whl.sigstore").read_bytes()
+    package = load(str(wheel))
+    assert package.kind == "archive"
+    release = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
+    issuer = "https://token.actions.githubusercontent.com"
+    good = verify(
+        bundle, package.digest, {"rfc8785-release": {"identity": release, "issuer": issuer}}, "archive"
+    )
+    assert good["verified"] and good["signer"] == "rfc8785-release" and good["kind"] == "sigstore"
+    wrong = verify(
+        bundle,
+        package.digest,
+        {"someone": {"identity": "https://github.com/evil/x", "issuer": issuer}},
+        "archive",
+    )
+    assert not wrong["verified"] and "does not verify" in wrong["error"]
+    other = verify(
+        bundle, "sha256:" + "00" * 32, {"rfc8785-release": {"identity": release, "issuer": issuer}}, "archive"
+    )
+    assert not other["verified"]
+    folder = verify(bundle, package.digest, {}, "directory")
+    assert not folder["verified"] and "sign the archive" in folder["error"]

@@ -220,12 +220,12 @@ def _dependencies(analysis: Any, settings: dict[str, Any], request: SkillRequest
     }
 
 
-def _signature(request: SkillRequest, digest: str, settings: dict[str, Any]) -> dict[str, Any]:
+def _signature(request: SkillRequest, digest: str, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     from gate.document import read_bytes
     from gate.evidence.skill.signature import MAX_ENVELOPE, verify
 
     data = read_bytes(request.signature, MAX_ENVELOPE + 1) if request.signature else None
-    return verify(data, digest, dict(settings.get("signers", {})))
+    return verify(data, digest, dict(settings.get("signers", {})), kind)
 
 
 def collect_skill(request: SkillRequest, profile: Profile, collection: Collection) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def collect_skill(request: SkillRequest, profile: Profile, collection: Collectio
         "secret_env": secret[:500],
         "documented": sorted(n for n in analysis.documented if n in set(secret))[:500],
         "dependencies": dependencies,
-        "signature": _signature(request, package.digest, settings),
+        "signature": _signature(request, package.digest, package.kind, settings),
         "sbom": _sbom(request.sbom),
     }
 

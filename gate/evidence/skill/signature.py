@@ -1,12 +1,17 @@
-"""Skill package signatures: a DSSE-signed in-toto statement over the package digest.
+"""Skill package signatures: by key (gate's DSSE statement) or by Sigstore identity.
 
-``gate skill sign PATH --key KEY --as NAME`` writes the envelope; the
-statement's subject is the skill's name with the package digest (the
-directory digest of a folder, the sha256 of an archive) and its predicate
-(``https://gate.dev/skill-signature/v1``) names the signer and the source
-tuple. Verification tries the public keys of the signers the profile
-approves (``skills.signers.<name>.public_key``) and records which one
-verified; it never decides whether that is enough (the policy does).
+- Key: ``gate skill sign PATH --key KEY --as NAME`` writes a DSSE envelope of
+  an in-toto statement whose subject is the skill's name with the package
+  digest (the directory digest of a folder, the sha256 of an archive) and
+  whose predicate (``https://gate.dev/skill-signature/v1``) names the signer
+  and the source tuple; it verifies against ``skills.signers.<name>.public_key``.
+- Sigstore: a Sigstore bundle over an archive's bytes (``cosign sign-blob``,
+  ``sigstore sign``) verifies offline against the production trust root and
+  the ``identity`` and ``issuer`` the profile lists for a signer
+  (``skills.signers.<name>: {identity, issuer}``).
+
+Verification records which approved signer verified; it never decides
+whether that is enough (the policy does).
 """
 
 from __future__ import annotations
@@ -53,12 +58,53 @@ def _key(pem: str) -> Any:
     return VerifyKey(public, keyid_of(public), "profile")  # type: ignore[arg-type]
 
 
-def verify(data: bytes | None, digest: str, signers: dict[str, Any]) -> dict[str, Any]:
-    """The ``signature`` evidence for *data* (an envelope file's bytes, or None when absent)."""
+def _sigstore(data: bytes, digest: str, signers: dict[str, Any]) -> dict[str, Any]:
+    """A Sigstore bundle over the package bytes, against each signer identity the profile approves."""
+    from sigstore.hashes import Hashed
+    from sigstore.models import Bundle
+    from sigstore.verify import Verifier
+    from sigstore.verify.policy import Identity
+    from sigstore_models.common.v1 import HashAlgorithm
+
+    from gate.evidence.provenance import certificate_signer
+
+    record: dict[str, Any] = {"present": True, "verified": False, "kind": "sigstore"}
+    try:
+        bundle = Bundle.from_json(data)
+        identity, issuer = certificate_signer(bundle.signing_certificate)
+    except Exception as exc:  # sigstore raises many types for a malformed bundle
+        return {**record, "error": f"not a usable Sigstore bundle: {str(exc)[:200]}"}
+    record.update(claimed_signer=identity[:256], issuer=issuer[:256])
+    hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest.removeprefix("sha256:")))
+    verifier = Verifier.production(offline=True)
+    last = "no signer in the profile has a Sigstore identity"
+    for name, entry in sorted(signers.items()):
+        if not isinstance(entry, dict) or not isinstance(entry.get("identity"), str):
+            continue
+        try:
+            verifier.verify_artifact(
+                hashed, bundle, Identity(identity=entry["identity"], issuer=entry.get("issuer"))
+            )
+        except Exception as exc:  # VerificationError and friends: this signer does not match
+            last = str(exc)[:200]
+            continue
+        return {**record, "verified": True, "signer": name, "signed_digest": digest}
+    return {**record, "error": f"the bundle does not verify for any approved signer identity ({last})"}
+
+
+def verify(
+    data: bytes | None, digest: str, signers: dict[str, Any], kind: str = "directory"
+) -> dict[str, Any]:
+    """The ``signature`` evidence for *data* (a signature file's bytes, or None when absent)."""
     if data is None:
         return {"present": False, "verified": False}
     if len(data) > MAX_ENVELOPE:
         return {"present": True, "verified": False, "error": f"signature larger than {MAX_ENVELOPE} bytes"}
+    if b"application/vnd.dev.sigstore.bundle" in data[:4096]:
+        if kind != "archive":
+            return {"present": True, "verified": False, "kind": "sigstore",
+                    "error": "a Sigstore bundle signs bytes: sign the archive, or use gate skill sign for a folder"}  # fmt: skip
+        return _sigstore(data, digest, signers)
     try:
         envelope = dsse.Envelope.from_json(json.loads(data))
         statement = json.loads(envelope.payload)
