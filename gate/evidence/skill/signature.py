@@ -102,8 +102,8 @@ def verify(
         return {"present": True, "verified": False, "error": f"signature larger than {MAX_ENVELOPE} bytes"}
     if b"application/vnd.dev.sigstore.bundle" in data[:4096]:
         if kind != "archive":
-            return {"present": True, "verified": False, "kind": "sigstore",
-                    "error": "a Sigstore bundle signs bytes: sign the archive, or use gate skill sign for a folder"}  # fmt: skip
+            why = "a Sigstore bundle signs bytes: sign the archive, or use gate skill sign for a folder"
+            return {"present": True, "verified": False, "kind": "sigstore", "error": why}
         return _sigstore(data, digest, signers)
     try:
         envelope = dsse.Envelope.from_json(json.loads(data))
