@@ -58,3 +58,38 @@ class Decider:
                 f"(sha256 {self.profile.sha256[:12]})"
             )
         return decision
+
+    def decide_many(self, documents: list[JsonDocument], *, check: bool = True) -> list[dict[str, Any]]:
+        """Decisions for many documents in one engine call, in order.
+
+        Embedded engines evaluate ``data.gate.main.decision with input as``
+        each document inside one query, which saves the per-call overhead a
+        hygiene run over thousands of versions would otherwise pay (about
+        half of a lifecycle decision's cost). A sidecar decides one at a time.
+        """
+        import json
+
+        from gate.engine.sidecar import SidecarEngine
+
+        if not documents:
+            return []
+        if isinstance(self.engine, SidecarEngine):
+            return [self.decide(d, check=check) for d in documents]
+        batch = {"documents": [d.value for d in documents]}
+        rows = self.engine.query(
+            f"out := [d | some doc in input.documents; d := {DECISION_REF} with input as doc]",
+            JsonDocument(batch, json.dumps(batch)),
+        )
+        decisions = rows[0].get("out") if rows and isinstance(rows[0], dict) else None
+        if not isinstance(decisions, list) or len(decisions) != len(documents):
+            raise EngineError(f"{DECISION_REF} is not defined for every document of the batch")
+        for decision in decisions:
+            if check:
+                found = schemas.problems("decision", decision)
+                if found:
+                    raise EngineError(f"{DECISION_REF} does not match the decision schema: {found[0]}")
+            if not isinstance(decision, dict) or (
+                check and decision["profile"]["sha256"] != self.profile.sha256
+            ):
+                raise EngineError(f"{DECISION_REF} was not decided under the profile asked for")
+        return decisions

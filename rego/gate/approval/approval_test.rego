@@ -158,3 +158,13 @@ test_each_rule_alone_agrees_with_problems if {
 	{r.code | some r in approval.unverified(_ctx([own, forged]))} == {"approval_unverified"}
 	count(approval.missing_role(_ctx([own, forged]))) == 2
 }
+
+test_with_signed_ns_parses_once_and_never_trusts_the_input if {
+	annotated := approval.with_signed_ns([_a("security", "sec")])
+	annotated[0].signed_ns == lib.timestamp_ns("2026-11-01T00:00:00Z")
+	unreadable := approval.with_signed_ns([object.union(_a("security", "sec"), {"signed_at": "yesterday"})])
+	not "signed_ns" in object.keys(unreadable[0])
+	old := object.union(_a("security", "sec"), {"signed_at": "2026-01-01T00:00:00Z", "signed_ns": lib.timestamp_ns("2026-11-20T00:00:00Z")})
+	"approval_expired" in codes(_ctx(approval.with_signed_ns([old, _a("runtime-owner", "run")])))
+	approval.problems(_ctx(approval.with_signed_ns(_valid))) == set()
+}

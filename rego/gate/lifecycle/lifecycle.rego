@@ -296,7 +296,7 @@ deny contains result if {
 
 # Approvals (gate.approval) for approval, and re-checked by hygiene.
 _approval_ctx := {
-	"approvals": _list("approvals"),
+	"approvals": approval.with_signed_ns(_list("approvals")),
 	"required": object.get(object.get(_cfg, "roles", {}), object.get(_reg, "risk_rating", "critical"), ["platform", "product", "security"]),
 	"submitter": object.get(_reg, "submitter", ""),
 	"digest": _digest,

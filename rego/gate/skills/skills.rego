@@ -859,7 +859,7 @@ hit contains h if {
 # --- two-party approval (the registry's approval package) ---
 
 _approval_ctx := {
-	"approvals": [a | some a in object.get(object.get(input, "evidence", {}), "approvals", [])],
+	"approvals": approval.with_signed_ns([a | some a in object.get(object.get(input, "evidence", {}), "approvals", [])]),
 	"required": object.get(_cfg, "approval_roles", ["security", "runtime-owner"]),
 	"submitter": object.get(_declared, "submitter", ""),
 	"digest": _digest,
