@@ -62,3 +62,15 @@ test_missing_report_is_unusable if {
 def test_the_comparison_detects_a_known_divergence(tmp_path: Path) -> None:
     (tmp_path / "divergent.rego").write_text(_DIVERGENT)
     assert _statuses(tmp_path, "regorus") != _statuses(tmp_path, "opa")
+
+
+@pytest.mark.parametrize("engine", ["regorus", "opa"])
+def test_a_batch_decides_exactly_what_one_by_one_decides(engine: str) -> None:
+    """Decider.decide_many (hygiene's batches) equals decide() per document, in order, on both engines."""
+    profile = load_profile("nim-promotion")
+    decider = Decider(profile, engine)
+    documents = [
+        load_input(str(CONTAINER_FIXTURES / f"{name}.input.json")) for name in container_examples()[:8]
+    ]
+    assert decider.decide_many(documents) == [decider.decide(d) for d in documents]
+    assert decider.decide_many([]) == []
