@@ -168,11 +168,34 @@ def _binary(analysis: Analysis, item: PackageFile) -> str:
     return fmt or "binary"
 
 
+_RUNS = re.compile(
+    r"\b(python3?|python2|bash|sh|zsh|dash|node|nodejs|deno|bun)\s+(?:-[\w-]+\s+)*\"?'?([\w][\w./-]{0,255})"
+)
+_RUN_LANGUAGE = {"python": "python", "python3": "python", "python2": "python", "node": "javascript",
+                 "nodejs": "javascript", "deno": "javascript", "bun": "javascript"}  # fmt: skip
+
+
+def _run_as(texts: list[str], paths: set[str]) -> dict[str, str]:
+    """Files of the package that instructions or scripts run with an interpreter: {path: language}.
+
+    ``python tools/helper.txt`` runs a file whatever its name, so such a file
+    is analysed as that language too, not only as text.
+    """
+    found: dict[str, str] = {}
+    for text in texts:
+        for program, target in _RUNS.findall(text[: 1024 * 1024]):
+            path = target.removeprefix("./")
+            if path in paths:
+                found[path] = _RUN_LANGUAGE.get(program, "shell")
+    return found
+
+
 def analyse(package: Package) -> Analysis:
     """Analyse every file of *package*."""
     from gate.formats import skillcode, skilldeps
 
     analysis = Analysis()
+    texts: list[str] = []
     for item in package.files:
         entry: dict[str, Any] = {"path": item.path, "size": item.size, "sha256": item.sha256}
         analysis.files.append(entry)
@@ -199,6 +222,7 @@ def analyse(package: Package) -> Analysis:
             entry["language"] = language
             analysis.capability("process", f"{item.path}: a {language} script the agent runs")
             _code(analysis, item.path, language, item.data)
+            texts.append(item.data.decode("utf-8", "replace"))
             continue
         text = _decode(item.data)
         if text is None:
@@ -208,6 +232,15 @@ def analyse(package: Package) -> Analysis:
         if item.path == "SKILL.md":
             analysis.skill_md = text
         _text(analysis, item.path, text, lower.endswith(MARKDOWN_SUFFIXES))
+        texts.append(text)
+    by_path = {item.path: item for item in package.files}
+    for path, language in _run_as(texts, set(by_path)).items():
+        entry = next(e for e in analysis.files if e["path"] == path)
+        data = by_path[path].data
+        if entry.get("kind") == "text" and data is not None:
+            entry["run_as"] = language
+            analysis.capability("process", f"{path}: run as {language} by the instructions")
+            _code(analysis, path, language, data)
     return analysis
 
 
