@@ -4,13 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test pytest regotest lint bench clean
+.PHONY: help venv demo test pytest regotest lint bench docs clean
 
 help:
 	@echo "make demo   set up .venv and run gate on the bundled examples"
 	@echo "make test   every test: pytest (both engines) and gate test"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  decision throughput and latency figures"
+	@echo "make docs   regenerate docs/reason-codes.md from the Rego METADATA"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +98,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+docs: $(STAMP)
+	$(BIN)/gate rules -o markdown > docs/reason-codes.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,4 +1,4 @@
-"""Model admission end to end: every attack class of MODEL_THREATS.md blocks with its reason,
+"""Model admission end to end: every attack class of docs/model-threats.md blocks with its reason,
 benign files made by the real libraries pass (standalone) or block only for documented reasons.
 
 Malicious files are built here, pickles opcode by opcode. Nothing in gate unpickles them: the

@@ -37,7 +37,7 @@ MAX_FINDINGS = 1000
 DEFAULT_MAX_FILES = 10_000
 DEFAULT_MAX_DEPTH = 16
 
-# Which stage a finding code belongs to (DECISIONS.md §2), for people
+# Which stage a finding code belongs to (docs/decisions.md §2), for people
 # reading the input document; the policy keeps its own table.
 STAGE_OF = {
     "unknown_format": "format",
