@@ -108,13 +108,17 @@ def scan(
     audit_log: str | None,
     **options: Any,
 ) -> int:
-    """Scan a skill folder or archive (exit 0 when it passes, 1 when it does not), or a submission.
+    """Scan a skill folder or archive, or a submission.
 
     A PATH that exists is scanned on its own: nothing is recorded, the
     decision is printed like gate eval's (usable in CI and pre-commit). A
     NAME, DIGEST or #ID names a submission in pending_scan: the scan and
     policy artifacts are stored and it moves to rejected_scan or
     pending_policy.
+
+    \b
+    Exit codes: 0 promote, 1 block, 3 manual-review (a PATH's decision);
+    2 bad usage or an unreadable package; 4 internal or engine error.
     """
     import os
 

@@ -77,7 +77,7 @@ def test_rules_json_equals_the_metadata(capsys: pytest.CaptureFixture[str]) -> N
     [
         ("unsigned", "Image is not signed", "Sign the image digest with cosign"),
         ("rekor_unreachable", "Transparency log unreachable", "Retry when Rekor is reachable"),
-        ("all_gates_passed", "All gates passed", "Sign the attestation and promote: cosign sign-blob"),
+        ("all_gates_passed", "All gates passed", "Record the signed decision and promote: gate eval"),
     ],
 )
 def test_rules_json_spot_checks(

@@ -528,7 +528,7 @@ deny contains result if {
 # custom:
 #   short_name: all_gates_passed
 #   failure_msg: "All gates passed for %s"
-#   solution: "Sign the attestation and promote: cosign sign-blob --bundle attestation.bundle attestation.json"
+#   solution: "Record the signed decision and promote: gate eval ... --attest decision.intoto.jsonl --key gate.key, then gate attest verify decision.intoto.jsonl --key gate.pub"
 #   severity: info
 #   collections: [nim-promotion]
 verdict_note contains result if {
