@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test pytest regotest lint bench docs clean
+.PHONY: help venv demo test pytest regotest lint bench docs fuzz fuzz-smoke clean
 
 help:
 	@echo "make demo   set up .venv and run gate on the bundled examples"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  decision throughput and latency figures"
 	@echo "make docs   regenerate docs/reason-codes.md from the Rego METADATA"
+	@echo "make fuzz   every parser under atheris, FUZZ_SECONDS (60) each; a table of executions and findings"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,12 +93,21 @@ regotest: $(STAMP)
 	$(BIN)/gate test --engine opa
 
 lint: $(STAMP)
-	$(BIN)/ruff check gate tests bench scripts
-	$(BIN)/ruff format --check gate tests bench scripts
+	$(BIN)/ruff check gate tests bench scripts fuzz
+	$(BIN)/ruff format --check gate tests bench scripts fuzz
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+FUZZ_SECONDS ?= 60
+
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.all --seconds $(FUZZ_SECONDS)
+
+# CI: a few seconds per target, so the harness never rots.
+fuzz-smoke: $(STAMP)
+	$(BIN)/python -m fuzz.all --seconds 3
 
 docs: $(STAMP)
 	$(BIN)/gate rules -o markdown > docs/reason-codes.md
