@@ -196,6 +196,18 @@ def _dsse(data: bytes) -> object:
     return parse_dsse(data)
 
 
+def _sigstore_bundle(data: bytes) -> object:
+    from gate.evidence.signatures import SignatureOptions, verify_bundle
+
+    return verify_bundle(data, SignatureOptions(), artifact=b"hello\n")
+
+
+def _oci_index(data: bytes) -> object:
+    from gate.evidence.oci.client import _index_entries
+
+    return _index_entries(data, "fuzz index")
+
+
 def _scanner_report(data: bytes) -> object:
     from pathlib import Path
 
@@ -232,6 +244,7 @@ def _gate_errors() -> tuple[type[BaseException], ...]:
 
 def _targets() -> dict[str, Target]:
     from gate.audit.entry import EntryError
+    from gate.evidence.oci.client import RegistryError
     from gate.evidence.signatures import Rejected
     from gate.formats.skillmd import FrontmatterError
 
@@ -269,6 +282,12 @@ def _targets() -> dict[str, Target]:
         Target("skill-dependencies", skill_dependencies, ()),
         Target("audit-line", _raises_only(_audit_line, EntryError), ()),
         Target("dsse", _raises_only(_dsse, Rejected), ("fixtures/thirdparty/intoto/*.json*",)),
+        Target(
+            "sigstore-bundle",
+            _raises_only(_sigstore_bundle, Rejected),
+            ("fixtures/thirdparty/sigstore/*.sigstore*", "fixtures/thirdparty/sigstore/**/*.jsonl"),
+        ),
+        Target("oci-index", _raises_only(_oci_index, RegistryError), ("fixtures/thirdparty/oci/**/*.json",)),
         Target("scanner-report", _scanner_report, ("fixtures/thirdparty/vulns/*.json",)),
         Target(
             "check-yaml",
