@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test pytest regotest lint bench docs fuzz fuzz-smoke clean
+.PHONY: help venv demo demo-full test pytest regotest lint bench docs fuzz fuzz-smoke clean
 
 help:
 	@echo "make demo   set up .venv and run gate on the bundled examples"
+	@echo "make demo-full   as root: install docker-registry, build llama-server, then make demo"
 	@echo "make test   every test: pytest (both engines) and gate test"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  decision throughput and latency figures"
@@ -78,10 +79,17 @@ demo: $(STAMP)
 	  echo "== behaviour stage: llama-server ($$server) in a network namespace, on crafted GGUF models"; \
 	  LLAMA_SERVER_BIN=$$server $(BIN)/python bench/behaviour.py; \
 	else \
-	  echo "== behaviour stage: no llama-server here (scripts/build_llama_server.sh builds one in ~8 min); skipped"; \
+	  echo "== behaviour stage: not shown, it needs llama-server. Enable it with: scripts/build_llama_server.sh (about 10 min), or make demo-full"; \
 	fi
 	@echo; echo "== runtime: gate eval --image against a registry the demo starts and stops (scripts/demo_registry.py)"
 	$(BIN)/python scripts/demo_registry.py
+
+# Everything make demo shows, with the parts that need system packages enabled (root, Debian).
+demo-full:
+	@if [ "$$(id -u)" != 0 ]; then echo "make demo-full installs Debian packages: run it as root"; exit 2; fi
+	command -v docker-registry >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry; }
+	[ -x .ci/cache/llama.cpp/bin/llama-server ] || scripts/build_llama_server.sh
+	$(MAKE) demo
 
 test: regotest pytest
 
