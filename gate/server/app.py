@@ -102,10 +102,14 @@ def resolve_token(config: ServeConfig) -> str | None:
     if config.token:
         return config.token
     if config.token_file:
+        from gate.fsutil import read_bounded
+
         try:
-            text = Path(config.token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{config.token_file}: cannot read the token: {exc}") from None
+            text = read_bounded(config.token_file, 4096).decode("utf-8").strip()
+        except InputError as exc:
+            raise UsageError(f"{exc} (the token file)") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{config.token_file}: the token is not UTF-8") from None
         if not text or "\n" in text:
             raise UsageError(f"{config.token_file}: the token file must hold one non-empty line")
         return text
