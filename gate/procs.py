@@ -47,10 +47,15 @@ def _prctl() -> Any:
 _PRCTL = _prctl()
 
 
+def die_with_parent() -> None:
+    """In a child: be killed (SIGKILL) when the thread that started it ends (Linux)."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
 def _child_setup(parent: int, extra: Callable[[], None] | None) -> Callable[[], None]:
     def setup() -> None:
-        if _PRCTL is not None:
-            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        die_with_parent()
         if os.getppid() != parent:  # gate died between fork and prctl
             os._exit(1)
         if extra is not None:
