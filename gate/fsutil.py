@@ -70,8 +70,6 @@ def open_regular(source: str, *, follow_symlinks: bool = True) -> tuple[int, os.
     try:
         return open_fd(source, follow_symlinks=follow_symlinks)
     except OSError as exc:
-        if isinstance(exc, NotRegularFile):
-            raise InputError(f"{source}: {exc.strerror}") from None
         if exc.errno == errno.ELOOP and not follow_symlinks:
             raise InputError(f"{source}: a symbolic link; give the file itself") from None
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
