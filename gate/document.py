@@ -6,12 +6,12 @@ import json
 import math
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from gate import schemas
 from gate.engine.interface import JsonDocument
 from gate.errors import InputError
+from gate.fsutil import read_bounded
 
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
@@ -88,16 +88,14 @@ def _too_deep(value: Any) -> bool:
 
 
 def read_bytes(source: str, limit: int | None = None) -> bytes:
-    """Read a file, or standard input for ``-``, refusing more than *limit* bytes
-    (default MAX_INPUT_BYTES)."""
+    """Read a regular file, or standard input for ``-``, refusing more than *limit* bytes
+    (default MAX_INPUT_BYTES); a FIFO, device or folder is refused (gate.fsutil.read_bounded)."""
     if limit is None:
         limit = MAX_INPUT_BYTES
+    if source != "-":
+        return read_bounded(source, limit)  # a regular file only: a FIFO or device is refused
     try:
-        if source == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with Path(source).open("rb") as handle:
-                data = handle.read(limit + 1)
+        data = sys.stdin.buffer.read(limit + 1)
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:

@@ -16,13 +16,10 @@ virtualenv as gate).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -199,47 +196,32 @@ def find(name: str) -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def _tail(path: Path) -> str:
-    """The last MAX_STREAM_BYTES of a captured stream (a traceback ends there)."""
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - MAX_STREAM_BYTES))
-            data = handle.read(MAX_STREAM_BYTES)
-    except OSError:
-        return ""
-    return data.decode("utf-8", "replace").strip()
-
-
 def run_bounded(argv: list[str], timeout: float, workdir: Path) -> tuple[int | None, str]:
-    """Run *argv* (no shell) in its own session; (exit code or None on timeout, stderr tail)."""
-    out_path, err_path = workdir / "stdout", workdir / "stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=workdir,
-            env={**os.environ, **_ENV},
-            start_new_session=True,
-        )
-        try:
-            code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):  # already gone
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            code = None
-    return code, _tail(err_path) or _tail(out_path)
+    """Run *argv* (no shell, its own session, dies with gate: gate.procs) in *workdir*;
+    (exit code or None on timeout, the last MAX_STREAM_BYTES of stderr, else of stdout)."""
+    from gate import procs
+
+    done = procs.run(
+        argv,
+        timeout=timeout,
+        cwd=workdir,
+        env={**os.environ, **_ENV},
+        stdout_cap=MAX_STREAM_BYTES,
+        stderr_cap=MAX_STREAM_BYTES,
+    )
+    err = done.stderr.decode("utf-8", "replace").strip()
+    return done.code, err or done.stdout.decode("utf-8", "replace").strip()
 
 
 def _version(exe: str, workdir: Path) -> str:
+    from gate import procs
+
     try:
-        code, _ = run_bounded([exe, "--version"], VERSION_TIMEOUT, workdir)
+        done = procs.run([exe, "--version"], timeout=VERSION_TIMEOUT, cwd=workdir, env={**os.environ, **_ENV})
     except OSError:
         return ""
-    output = _tail(workdir / "stdout") + " " + _tail(workdir / "stderr")
+    code = done.code
+    output = (done.stdout[-MAX_STREAM_BYTES:] + b" " + done.stderr).decode("utf-8", "replace")
     match = re.search(r"\d+(?:\.\d+)+\S*", output)
     return match.group(0)[:256] if code == 0 and match else ""
 

@@ -18,15 +18,10 @@ report with an error as clean, so a failed scan can only block.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import selectors
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,66 +324,30 @@ def _failed(collection: Collection, digest: str, message: str) -> dict[str, Any]
 
 def _run_capped(argv: list[str], opts: GrypeOptions) -> bytes:
     """Run *argv*; its stdout, or :class:`ScanError` on timeout, overflow or failure."""
+    from gate import procs
+
     try:
-        proc = subprocess.Popen(
+        done = procs.run(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            timeout=opts.timeout_s,
             env=dict(opts.env) if opts.env is not None else _default_env(),
+            stdout_cap=opts.stdout_cap,
+            stderr_cap=opts.stderr_cap,
+            keep="head",
+            kill_on_overflow=True,
         )
     except OSError as exc:
         raise ScanError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    out = bytearray()
-    err = bytearray()
-    deadline = time.monotonic() + opts.timeout_s
-    problem = ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ, (out, opts.stdout_cap, "stdout"))
-        selector.register(proc.stderr, selectors.EVENT_READ, (err, opts.stderr_cap, "stderr"))
-        while selector.get_map() and not problem:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                problem = f"timed out after {opts.timeout_s:g} s and was killed"
-                break
-            for key, _ in selector.select(timeout=min(remaining, 1.0)):
-                buffer, cap, name = key.data
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                if len(buffer) + len(chunk) > cap:
-                    if name == "stdout":
-                        problem = f"printed more than {cap} bytes on stdout and was killed"
-                        break
-                    chunk = chunk[: max(0, cap - len(buffer))]
-                buffer.extend(chunk)
-    if problem:
-        _kill_group(proc)
-    else:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            problem = f"timed out after {opts.timeout_s:g} s and was killed"
-    proc.stdout.close()
-    proc.stderr.close()
-    if problem:
-        raise ScanError(problem)
-    if proc.returncode != 0:
-        tail = bytes(err).decode("utf-8", "replace").strip().splitlines()
+    if done.stdout_truncated:
+        raise ScanError(f"printed more than {opts.stdout_cap} bytes on stdout and was killed")
+    if done.timed_out:
+        raise ScanError(f"timed out after {opts.timeout_s:g} s and was killed")
+    if done.code != 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         last = tail[-1][:300] if tail else "no message"
-        raise ScanError(f"exited with status {proc.returncode} ({last})")
-    return bytes(out)
+        raise ScanError(f"exited with status {done.code} ({last})")
+    return done.stdout
 
 
 def _default_env() -> dict[str, str]:
     return {**os.environ, "GRYPE_CHECK_FOR_APP_UPDATE": "false", "GRYPE_DB_AUTO_UPDATE": "false"}
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()

@@ -245,24 +245,20 @@ def _bare_document(submission: Submission, profile: Profile) -> dict[str, Any]:
 
 def _notify(profile: Profile, event: dict[str, Any]) -> dict[str, Any]:
     """Run the profile's revocation command with the event on stdin (no shell, bounded)."""
-    import subprocess
+    from gate import procs
 
     argv = list(profile.settings.get("skills", {}).get("revocation_notify", []))
     if not argv:
         return {"ran": False}
     try:
-        done = subprocess.run(
-            argv,
-            input=json.dumps(event).encode(),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = procs.run(argv, timeout=60, input=json.dumps(event).encode(), stdout_cap=0, stderr_cap=500)
+    except OSError as exc:
         return {"ran": True, "argv": argv, "error": str(exc)[:500]}
+    if done.timed_out:
+        return {"ran": True, "argv": argv, "error": f"timed out after 60 s and was killed: {argv[0]}"}
     return {
         "ran": True,
         "argv": argv,
-        "exit_code": done.returncode,
+        "exit_code": done.code,
         "stderr": done.stderr.decode("utf-8", "replace")[-500:],
     }

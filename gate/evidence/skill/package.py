@@ -20,6 +20,7 @@ from typing import Any
 
 from gate.errors import InputError
 from gate.formats.interface import Blob, FileBlob, Finding, Limits
+from gate.fsutil import open_fd, open_regular
 
 MAX_FILES = 2_000
 MAX_DEPTH = 12
@@ -62,7 +63,7 @@ class Package:
 def _hash_path(path: Path, size: int) -> tuple[str, bytes | None]:
     from gate.evidence.artifact import hash_fd
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    fd, _ = open_fd(path, follow_symlinks=False)
     try:
         digest = hash_fd(fd, size).hex()
         data = FileBlob(fd, size).read_at(0, size) if size <= MAX_READ else None
@@ -120,16 +121,6 @@ def from_directory(root: Path) -> Package:
     return package
 
 
-def _archive_sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return "sha256:" + h.hexdigest(), size
-
-
 def _strip_common_folder(names: list[str]) -> str:
     tops = {name.split("/", 1)[0] for name in names}
     if len(tops) == 1 and all("/" in name for name in names):
@@ -139,11 +130,17 @@ def _strip_common_folder(names: list[str]) -> str:
 
 def from_archive(path: Path) -> Package:
     """The package of a skill archive (zip or tar, optionally compressed)."""
+    from gate.evidence.artifact import hash_fd
     from gate.formats import detect, tar, zip
 
-    digest, size = _archive_sha256(path)
-    fd = os.open(path, os.O_RDONLY)
+    # A regular file only (a FIFO swapped in is refused, never waited on); unreadable: exit 2.
+    fd, info = open_regular(str(path), follow_symlinks=False)
     try:
+        size = info.st_size
+        try:
+            digest = "sha256:" + hash_fd(fd, size).hex()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
         blob = FileBlob(fd, size)
         fmt = detect.detect(blob)
         if fmt in ("zip", "pytorch-zip", "npz", "keras"):
