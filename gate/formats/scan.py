@@ -281,8 +281,25 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("compressed", "parse", blob, limits)
     if fmt in ("json", "text"):
         # A JSON file too large for the JSON sniff is "text": a Keras config still goes to the keras parser.
-        return _json(blob, limits, hint, fmt, path)
+        report = _json(blob, limits, hint, fmt, path)
+        if fmt == "text" and path.lower().endswith(".json"):
+            _unreadable_config(report, blob)
+        return report
     return Report(fmt)
+
+
+def _unreadable_config(report: Report, blob: Blob) -> None:
+    """A ``.json`` file that is text because strict JSON refuses it: nested past the depth
+    bound (a loader's parser recurses until it crashes) or holding a key twice (two loaders
+    read two different configs). NaN, syntax errors and files too large to sniff stay text."""
+    if blob.size > detectmod.MAX_JSON_SNIFF:
+        return
+    strictjson = importlib.import_module("gate.formats.strictjson")
+    try:
+        strictjson.loads(blob.read_at(0, blob.size).removeprefix(b"\xef\xbb\xbf"))
+    except strictjson.StrictJSONError as exc:
+        if exc.check in ("depth", "duplicate_key"):
+            report.add("invalid_header", f"json.{exc.check}", "high", f"A JSON config is refused: {exc}")
 
 
 def _torch_layout(report: Report, member_names: list[str]) -> None:

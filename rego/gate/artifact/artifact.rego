@@ -247,6 +247,82 @@ hit contains h if {
 	h := _hit("format", true, _catalog.unknown_format, [text])
 }
 
+# Formats that are a model on their own. The profile's other allowed
+# formats (JSON configs, text, tokenizers) are admitted only as members of a
+# model directory that holds one of these.
+_model_formats := {f | some f in object.get(_config, ["formats", "model"], _default_model_formats)}
+
+_default_model_formats := ["safetensors", "gguf", "onnx", "npy", "npz", "keras", "hdf5"]
+
+# What a file's name says it is, for the names model loaders open by extension.
+_extension_formats := {
+	".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".npy": "npy",
+	".npz": "npz", ".keras": "keras", ".h5": "hdf5", ".hdf5": "hdf5",
+}
+
+_file_format(file) := object.get(file, "format", "unknown")
+
+_holds_model if {
+	some file in _files
+	_file_format(file) in _model_formats
+}
+
+_not_a_model_text contains sprintf("%s is %s, not a model file: such files are admitted only inside a model directory", [object.get(file, "path", "?"), _file_format(file)]) if {
+	object.get(_artifact, "kind", "") == "file"
+	some file in _files
+	_member_only(_file_format(file))
+}
+
+_not_a_model_text contains sprintf("the directory holds no model file (formats: %s)", [concat(", ", sort({_file_format(f) | some f in _files}))]) if {
+	object.get(_artifact, "kind", "") == "dir"
+	count(_files) > 0
+	not _holds_model
+	not _any_denied
+}
+
+_not_a_model_text contains sprintf("%s is named like %s but its content is %s", [file.path, want, _file_format(file)]) if {
+	some file in _files
+	is_string(file.path)
+	some suffix, want in _extension_formats
+	endswith(lower(file.path), suffix)
+	_member_only(_file_format(file))
+}
+
+# A format the profile allows that is not a model format: a config, text or
+# tokenizer (any other format is judged by unknown_format or denied_format).
+_member_only(format) if {
+	format in _allowed_formats
+	not format in _model_formats
+}
+
+_any_denied if {
+	some file in _files
+	some format in object.get(file, "formats", [_file_format(file)])
+	format in _denied_formats
+}
+
+# METADATA
+# title: Not a model
+# description: >-
+#   The artifact holds no model: a lone file whose content is not a model
+#   format of the profile (a JSON config, a text file, a tokenizer), a
+#   directory with no model file in it, or a file named like a model format
+#   (x.safetensors) whose content is something else. Configs and tokenizers
+#   are admitted only as members of a model directory. Files of a denied
+#   format are reported by denied_format instead.
+# custom:
+#   short_name: not_a_model
+#   failure_msg: "%s"
+#   solution: >-
+#     Admit the model file or the whole model directory (weights with their
+#     configs and tokenizer), not a config or text file on its own.
+#   severity: high
+#   collections: [appliance, standalone]
+hit contains h if {
+	some text in _not_a_model_text
+	h := _hit("format", true, _catalog.not_a_model, [text])
+}
+
 # METADATA
 # title: Invalid header or structure
 # description: >-
