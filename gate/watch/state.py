@@ -130,12 +130,13 @@ class StateStore:
             (SCANNING, time.time(), row_id),
         )
 
-    def recover(self) -> int:
-        """After a crash: every SCANNING row is scanned again. How many there were."""
-        cursor = self.db.execute(
+    def recover(self) -> list[Row]:
+        """After a crash: every SCANNING row is scanned again. Those rows (and only those)."""
+        interrupted = self.in_state(SCANNING)
+        self.db.execute(
             "UPDATE artifacts SET state = ?, updated_at = ? WHERE state = ?", (PENDING, time.time(), SCANNING)
         )
-        return cursor.rowcount
+        return interrupted
 
     def in_state(self, *states: str) -> list[Row]:
         marks = ", ".join("?" for _ in states)

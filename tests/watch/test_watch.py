@@ -44,9 +44,9 @@ def _once(site: Site, **overrides: object) -> None:
 
 def _leftovers(site: Site) -> list[str]:
     """Anything left in quarantine or in the watcher's work folder."""
-    visible = [p.name for p in site.quarantine.iterdir() if p.name != ".gate-watch"]
-    work = site.quarantine / ".gate-watch" / "work"
-    return visible + [str(p) for p in work.rglob("*") if p.is_file()]
+    visible = [p.name for p in site.quarantine.iterdir()]
+    work = site.root / "state" / "work"
+    return visible + [str(p) for p in work.rglob("*")]
 
 
 def test_a_clean_model_is_promoted_with_a_signed_manifest(site: Site) -> None:
