@@ -317,3 +317,61 @@ def test_crash_after_the_move_is_recovered_without_promoting_twice(site: Site) -
     assert _states(site) == {b"model.safetensors": state.ANNOUNCED}
     promotions = [e for e in _events(site) if e["event"] == "promotion"]
     assert len(promotions) == 1 and promotions[0]["data"]["recovered"] is True
+
+
+def test_a_crash_between_rejection_and_deletion_is_finished_at_start_up(site: Site) -> None:
+    (site.quarantine / "weights.bin").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        (row,) = watcher.store.in_state(state.PENDING)
+        copy = Path(os.fsdecode(watcher._work_path(row.id, row.name)))
+        assert copy.read_bytes().startswith(b"\x80\x04")
+        # The crash: the rejection is committed, the deletion never ran.
+        watcher.store.set(row.id, state.REJECTED, detail="decided block")
+    finally:
+        watcher.close()
+    assert copy.exists()
+
+    restarted = site.watcher()
+    restarted.close()
+
+    assert not copy.exists() and not copy.parent.exists()
+    assert list((site.root / "state" / "work").iterdir()) == []
+
+
+def test_scan_restarted_is_recorded_only_for_interrupted_scans(site: Site) -> None:
+    for i in range(3):
+        (site.quarantine / f"m{i}.safetensors").write_bytes(safetensors_bytes(64 + i))
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        rows = watcher.store.in_state(state.PENDING)
+        assert len(rows) == 3
+        watcher.store.start_scan(rows[1].id)  # killed mid-scan; the other two never started
+    finally:
+        watcher.close()
+
+    _once(site)
+
+    restarted = [e for e in _events(site) if e["event"] == "scan_restarted"]
+    assert [e["data"]["name"] for e in restarted] == ["m1.safetensors"]
+    assert set(_states(site).values()) == {state.ANNOUNCED}
+
+
+def test_every_added_row_has_its_audit_event(site: Site) -> None:
+    (site.quarantine / "gone.safetensors").write_bytes(safetensors_bytes())
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        (row,) = watcher.store.in_state(state.PENDING)
+        os.unlink(watcher._work_path(row.id, row.name))  # the taken copy is lost (a disk error)
+        watcher.run_once()
+    finally:
+        watcher.close()
+    assert _states(site) == {b"gone.safetensors": state.REJECTED}
+    (event,) = [e for e in _events(site) if e["event"] == "rejection"]
+    assert event["data"]["name"] == "gone.safetensors" and "missing" in event["data"]["detail"]
