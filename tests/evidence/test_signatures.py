@@ -28,18 +28,17 @@ from gate.evidence.signatures import (
     verify_dsse_with_keys,
 )
 from tests.evidence.helpers import (
-    SHARED,
+    THIRDPARTY,
     Store,
     cosign_sig_layer,
     decide_with,
     digest_of,
-    needs_shared,
     new_key,
     public_pem,
     simple_signing,
 )
 
-SIGSTORE = SHARED / "sigstore"
+SIGSTORE = THIRDPARTY / "sigstore"
 WHL = SIGSTORE / "bundle_v3_github.whl"
 WHL_BUNDLE = SIGSTORE / "bundle_v3_github.whl.sigstore"
 WHL_SAN = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
@@ -49,16 +48,18 @@ BCR_SAN = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/pub
 EVIL_SAN = (
     "https://github.com/loosebazooka/aa-test/.github/workflows/malicious_attestation.yaml@refs/heads/main"
 )
-OCI = SHARED / "oci" / "ghcr-slsa-example-package"
+OCI = THIRDPARTY / "oci" / "ghcr-slsa-example-package"
 CONTAINER_SAN = (
     "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
     "generator_container_slsa3.yml@refs/tags/v2.1.0"
 )
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
-pytestmark = needs_shared
 
 PRODUCTION = SignatureOptions(identity=WHL_SAN, issuer=GHA)
+
+
+COSIGN_ENVELOPE = "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
 
 
 def _staging(**kwargs: Any) -> SignatureOptions:
@@ -298,7 +299,9 @@ def test_no_signature_at_all_is_unsigned_without_a_collection_error(deciders: di
 def test_real_cosign_keyless_attestation_layer_verifies_through_the_rekor_set() -> None:
     manifest = json.loads(next(OCI.glob("cosign-attestations-manifest.*.json")).read_text())
     layer = manifest["layers"][0]
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     assert digest_of(envelope) == layer["digest"]
 
     found = verify_cosign_layer(envelope, layer["annotations"], PRODUCTION, media_type=DSSE_ENVELOPE)
@@ -317,7 +320,9 @@ def test_real_cosign_keyless_attestation_layer_verifies_through_the_rekor_set() 
 
 def _annotations() -> tuple[bytes, dict[str, str]]:
     manifest = json.loads(next(OCI.glob("cosign-attestations-manifest.*.json")).read_text())
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     return envelope, dict(manifest["layers"][0]["annotations"])
 
 
@@ -509,7 +514,7 @@ def test_invalid_regexp_is_an_error_not_a_crash() -> None:
 
 
 def test_bare_dsse_with_a_raw_r_s_signature_verifies_with_its_key() -> None:
-    intoto = SHARED / "intoto"
+    intoto = THIRDPARTY / "intoto"
     envelope = (intoto / "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl").read_bytes().strip()
     options = SignatureOptions(keys=((intoto / "vsa.gke-gce-pre.signing-public-key.pem").read_bytes(),))
 
