@@ -37,9 +37,12 @@ examples:
 what it does:
   An entry dropped into QUARANTINE_DIR (a file or a model folder) is taken once
   it is complete: its marker .<name>.ready exists, or its size and mtime have
-  not changed for --settle seconds. It is moved into a private work folder,
+  not changed for --settle seconds. It is copied into the private work folder
+  under --state-dir (owned by gate, mode 0700, outside QUARANTINE_DIR: else
+  gate watch refuses to start) and removed from QUARANTINE_DIR,
   decided exactly as `gate eval --artifact` decides it (the source URL comes
-  from .<name>.source, as with the seed's watcher), and then
+  from .<name>.source, as with the seed's watcher; a companion signature
+  <name>.sig or <name>.sigstore.json is verified with it), and then
     promote -> moved atomically into REGISTRY_DIR with <name>.provenance.json
                and <name>.provenance.dsse.json (signed), then announced with
                POST REGISTRY_URL/v1/model/promote (retried until it succeeds)

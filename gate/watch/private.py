@@ -228,8 +228,7 @@ def copy_in(src_dir: int, name: bytes, dst_dir: int, dst_name: bytes) -> tuple[s
         return "other", "the artifact is neither a regular file nor a folder"
     if why:
         remove(dst_dir, dst_name)
-    else:
-        os.fsync(dst_dir)
+    # The caller renames the copy into place and fsyncs *dst_dir* once, after the rename.
     return kind, why
 
 
