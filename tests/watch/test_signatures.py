@@ -102,3 +102,38 @@ def test_standalone_without_a_signing_key_promotes_with_an_unsigned_manifest(sit
     assert manifest["integrity"]["manifest_signed"] is False
     assert not (site.registry / "model.safetensors.provenance.dsse.json").exists()
     assert (site.registry / "model.safetensors").read_bytes() == safetensors_bytes()
+
+
+def test_a_key_signed_model_is_promoted_under_appliance_and_a_swapped_one_deleted(site: Site) -> None:
+    import hashlib
+
+    from model_signing import signing
+
+    staging = site.root / "staging"
+    staging.mkdir()
+    data = safetensors_bytes(256)
+    (staging / "model.safetensors").write_bytes(data)
+    signing.Config().use_elliptic_key_signer(private_key=str(site.key)).sign(  # type: ignore[no-untyped-call]
+        staging / "model.safetensors", staging / "model.safetensors.sig"
+    )
+    profile = _appliance(site)
+    settings = yaml.safe_load(profile.read_text())
+    settings["artifact"]["provenance"]["keys"] = [hashlib.sha256(site.pub.read_bytes()).hexdigest()]
+    profile.write_text(yaml.safe_dump(settings))
+    # The signature first, then the model (as the README says), then a second drop whose bytes
+    # differ from what its signature states.
+    shutil.copy(staging / "model.safetensors.sig", site.quarantine / "model.safetensors.sig")
+    shutil.copy(staging / "model.safetensors", site.quarantine / "model.safetensors")
+    shutil.copy(staging / "model.safetensors.sig", site.quarantine / "other.safetensors.sig")
+    (site.quarantine / "other.safetensors").write_bytes(safetensors_bytes(257))
+
+    result = _run(site, profile, "--key", str(site.key), "--public-key", str(site.pub))
+
+    assert result.returncode == 0, result.stderr.decode()
+    decisions = _decisions(site)
+    assert decisions["model.safetensors"]["verdict"] == "promote", decisions["model.safetensors"]
+    assert (site.registry / "model.safetensors").read_bytes() == data
+    assert (site.registry / "model.safetensors.provenance.dsse.json").exists()
+    assert "signature_invalid" in decisions["other.safetensors"]["reasons"]
+    assert not (site.registry / "other.safetensors").exists()
+    assert sorted(p.name for p in site.quarantine.iterdir()) == []
