@@ -137,7 +137,6 @@ def _copy_file(src_dir: int, name: bytes, dst_dir: int, dst_name: bytes, shown: 
             _copy_bytes(src, dst, info.st_size)
             # Anything appended while copying is copied too: what the copy holds is what is scanned.
             _copy_bytes(src, dst, 1 << 62)
-            os.fsync(dst)
         finally:
             os.close(dst)
     finally:
@@ -175,7 +174,6 @@ def _copy_dir(src_dir: int, dst_dir: int, prefix: str, depth: int, count: list[i
                 made = os.open(name, _DIR_FLAGS, dir_fd=dst_dir)
                 try:
                     why = _copy_dir(child, made, shown, depth + 1, count)
-                    os.fsync(made)
                 finally:
                     os.close(made)
             finally:
@@ -196,8 +194,7 @@ def copy_in(src_dir: int, name: bytes, dst_dir: int, dst_name: bytes) -> tuple[s
 
     Nothing is followed: a symbolic link, a file with other hard links, a FIFO
     or device, or a folder holding any of these is refused (the partial copy
-    is removed). On success the copy is fsynced, file by file and folder by
-    folder.
+    is removed). The copy is not yet durable: ``sync_tree`` makes it so.
     """
     try:
         info = os.stat(name, dir_fd=src_dir, follow_symlinks=False)
@@ -219,7 +216,6 @@ def copy_in(src_dir: int, name: bytes, dst_dir: int, dst_name: bytes) -> tuple[s
             made = os.open(dst_name, _DIR_FLAGS, dir_fd=dst_dir)
             try:
                 why = _copy_dir(child, made, "", 0, [0])
-                os.fsync(made)
             finally:
                 os.close(made)
         finally:
@@ -230,6 +226,20 @@ def copy_in(src_dir: int, name: bytes, dst_dir: int, dst_name: bytes) -> tuple[s
         remove(dst_dir, dst_name)
     # The caller renames the copy into place and fsyncs *dst_dir* once, after the rename.
     return kind, why
+
+
+def sync_tree(dir_fd: int, name: bytes) -> None:
+    """fsync *name* under *dir_fd* (a folder: every file and folder in it), then *dir_fd* itself."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, dir_fd=dir_fd)
+    try:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            for entry in os.listdir(fd):
+                sync_tree(fd, os.fsencode(entry))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.fsync(dir_fd)
 
 
 def remove(dir_fd: int, name: bytes) -> None:

@@ -133,6 +133,8 @@ class Watcher:
         self.settler = intake.Settler(config.settle_s)
         self.wake = threading.Event()
         self.stop = threading.Event()
+        self._finishing: dict[int, _Finisher] = {}
+        self._inflight_names: set[bytes] = set()
         self._recover()
 
     def _signed_manifest_required(self) -> bool:
@@ -154,6 +156,10 @@ class Watcher:
                 record_event(
                     self.audit, "scan_restarted", None, name=intake.display(row.name), attempts=row.attempts
                 )
+        # A take interrupted before its copy was durable and its drop removed: taken again.
+        for row in self.store.in_state(state.PENDING):
+            if row.kind == "unknown":
+                self._reject(row, state.REJECTED, "the take was interrupted by a crash", None, [])
         # Every work folder belongs to a row still owed a scan or a promotion; any other is deleted.
         owed = {str(row.id) for row in self.store.in_state(state.PENDING, state.SCANNING, state.PASSED)}
         for entry in os.listdir(self.work_fd):
@@ -162,6 +168,9 @@ class Watcher:
                 self.say(f"finished the deletion of work folder {entry} left by a crash")
 
     def close(self) -> None:
+        for row_id in list(self._finishing):
+            with contextlib.suppress(Exception):
+                self._finish_take(row_id)
         self.store.close()
         self._close_fds()
 
@@ -185,6 +194,8 @@ class Watcher:
     def run_once(self) -> None:
         """Take what is complete, then process everything that is owed."""
         for name in self.settler.ready(self._q()):
+            if name in self._inflight_names:
+                continue
             try:
                 self._take(name)
             except Exception as exc:  # one entry that cannot be taken never stops the watcher
@@ -267,26 +278,45 @@ class Watcher:
             q_fd = os.open(self._q(), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 kind, why = private.copy_in(q_fd, name, row_fd, INCOMING)
-                if signature is not None and why is None:
+                if why:
+                    # Refused: the drop leaves quarantine now (a link is removed, never its target).
+                    with contextlib.suppress(FileNotFoundError):
+                        private.remove(q_fd, name)
+                    intake.remove_companions(self._q(), name)
+                elif signature is not None:
                     private.write_file(row_fd, SIGNATURE_NAME, signature[1])
-                # The drop leaves quarantine (a link is removed, never its target), companions too.
-                with contextlib.suppress(FileNotFoundError):
-                    private.remove(q_fd, name)
-                intake.remove_companions(self._q(), name)
             finally:
                 os.close(q_fd)
             if why is None:
                 os.rename(INCOMING, self._work_name(name), src_dir_fd=row_fd, dst_dir_fd=row_fd)
-                os.fsync(row_fd)
-        finally:
+        except BaseException:
             os.close(row_fd)
-        self.store.set(row_id, state.PENDING, kind=kind)
+            raise
         if why:
+            os.close(row_fd)
+            self.store.set(row_id, state.PENDING, kind=kind)
             reasons = [] if "vanished" in why else ["refused_entry"]
             self._reject(self.store.get(row_id), state.REJECTED, why, None, reasons)
             return
+        # While the scan runs (it reads the copy, never the drop): the copy is made durable, the
+        # row's kind is committed, and only then the drop is removed. A row still of kind
+        # "unknown" at start-up was interrupted before its drop was touched: taken again.
+        finishing = _Finisher(row_fd, self._q(), name, self._work_name(name), self.store, row_id, kind)
+        self._inflight_names.add(name)
+        self._finishing[row_id] = finishing
+        finishing.start()
         signed = f", signature {signature[0].decode()}" if signature else ""
         self.say(f"took {intake.display(name)} ({kind}{signed})")
+
+    def _finish_take(self, row_id: int) -> None:
+        """Wait until the copy is durable, its kind committed and the drop removed."""
+        finishing = self._finishing.pop(row_id, None)
+        if finishing is None:
+            return
+        finishing.join()
+        self._inflight_names.discard(finishing.drop_name)
+        if finishing.error is not None:
+            raise finishing.error
 
     def _scan(self, row: state.Row) -> None:
         from gate import schemas
@@ -311,6 +341,7 @@ class Watcher:
         )
         collected = collect_document(request, self.config.profile)
         collected["evidence"]["watch"] = {"manifest_signing_key": self.config.key is not None}
+        self._finish_take(row.id)
         shown = os.path.join(str(self.config.quarantine), intake.display(row.name))
         collected["subject"]["ref"] = shown.encode("utf-8", "backslashreplace").decode("utf-8")[:2048]
         document = parse_json(
@@ -370,6 +401,8 @@ class Watcher:
         size: int | None = None,
     ) -> None:
         """Record the rejection, then delete the artifact: nothing of it is kept."""
+        with contextlib.suppress(Exception):  # the drop is removed whatever became of the copy
+            self._finish_take(row.id)
         record_event(
             self.audit,
             "rejection",
@@ -464,6 +497,45 @@ class Watcher:
             self.audit, "announced", f"sha256:{row.sha256}", name=intake.display(row.name), status=status
         )
         self.say(f"{intake.display(row.name)}: announced to the registry API ({status})")
+
+
+class _Finisher(threading.Thread):
+    """fsync a taken copy, commit the row's kind, then remove the drop and its companions.
+
+    Owns *row_fd*. The state store is SQLite in serialized threading mode, so
+    this thread's one statement and the scan's never interleave inside SQLite.
+    """
+
+    def __init__(
+        self,
+        row_fd: int,
+        quarantine: bytes,
+        name: bytes,
+        work_name: bytes,
+        store: state.StateStore,
+        row_id: int,
+        kind: str,
+    ) -> None:
+        super().__init__(name="gate-watch-take", daemon=True)
+        self.row_fd, self.quarantine, self.drop_name, self.work_name = row_fd, quarantine, name, work_name
+        self.store, self.row_id, self.kind = store, row_id, kind
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            private.sync_tree(self.row_fd, self.work_name)  # the signature copy is fsynced when written
+            self.store.set_kind(self.row_id, self.kind)
+            q_fd = os.open(self.quarantine, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    private.remove(q_fd, self.drop_name)
+            finally:
+                os.close(q_fd)
+            intake.remove_companions(self.quarantine, self.drop_name)
+        except BaseException as exc:  # reported to the scan that waits for it
+            self.error = exc
+        finally:
+            os.close(self.row_fd)
 
 
 def run_service(config: WatchConfig, once: bool = False) -> int:

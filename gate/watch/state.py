@@ -124,6 +124,10 @@ class StateStore:
         values = [state, time.time(), *fields.values(), row_id]
         self.db.execute(f"UPDATE artifacts SET {', '.join(names)} WHERE id = ?", values)
 
+    def set_kind(self, row_id: int, kind: str) -> None:
+        """Record what was taken (file or dir): the take is complete (copy durable, drop removed)."""
+        self.db.execute("UPDATE artifacts SET kind = ? WHERE id = ?", (kind, row_id))
+
     def start_scan(self, row_id: int) -> None:
         self.db.execute(
             "UPDATE artifacts SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",

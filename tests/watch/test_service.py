@@ -82,10 +82,12 @@ def test_sigkill_mid_scan_then_restart_scans_again_and_promotes_once(site: Site)
         if db.exists():
             try:
                 with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                    rows = conn.execute("SELECT state FROM artifacts").fetchall()
+                    rows = conn.execute("SELECT state, kind FROM artifacts").fetchall()
             except sqlite3.Error:
                 rows = []
-            if rows and rows[0][0] == state.SCANNING:
+            # Killed mid-scan once the take is complete (copy durable, kind committed); a kill
+            # before that is a take taken again (tests/watch/test_watch.py).
+            if rows and rows[0] == (state.SCANNING, "file"):
                 scanning = True
                 break
         time.sleep(0.005)

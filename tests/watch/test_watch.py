@@ -375,3 +375,32 @@ def test_every_added_row_has_its_audit_event(site: Site) -> None:
     assert _states(site) == {b"gone.safetensors": state.REJECTED}
     (event,) = [e for e in _events(site) if e["event"] == "rejection"]
     assert event["data"]["name"] == "gone.safetensors" and "missing" in event["data"]["detail"]
+
+
+def test_a_take_interrupted_before_the_drop_was_removed_is_taken_again_once(site: Site) -> None:
+    data = safetensors_bytes()
+    (site.quarantine / "model.safetensors").write_bytes(data)
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+    finally:
+        watcher.close()
+    # The crash: the copy exists, the drop was not yet removed and the kind never recorded.
+    (site.quarantine / "model.safetensors").write_bytes(data)
+    store = state.StateStore(site.root / "state" / "state.sqlite")
+    store.db.execute("UPDATE artifacts SET kind = 'unknown'")
+    store.close()
+
+    _once(site)
+
+    assert (site.registry / "model.safetensors").read_bytes() == data
+    store = state.StateStore(site.root / "state" / "state.sqlite")
+    try:
+        assert sorted(row.state for row in store.all()) == [state.ANNOUNCED, state.REJECTED]
+    finally:
+        store.close()
+    events = _events(site)
+    assert [e["event"] for e in events].count("promotion") == 1
+    assert any("interrupted by a crash" in e["data"].get("detail", "") for e in events)
+    assert _leftovers(site) == []
