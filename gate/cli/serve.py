@@ -97,7 +97,14 @@ def _cpu_count() -> int:
 @click.option(
     "--registry-dir",
     metavar="DIR",
-    help="answer POST /v1/model/promote (gate watch announcements) for this registry folder; needs a token",
+    help="answer POST /v1/model/promote (gate watch announcements) for this registry folder; "
+    "needs a token and --watch-key",
+)
+@click.option(
+    "--watch-key",
+    metavar="FILE",
+    help="the gate watch provenance public key (PEM): a promotion is recorded only when the "
+    "artifact's sha256 and its manifest's DSSE signature verify",
 )
 @click.option("--graceful-timeout", type=click.IntRange(0), default=30, show_default=True, metavar="SECONDS")
 @click.option(
@@ -147,6 +154,7 @@ def serve(
     max_body_bytes: int,
     attest_key: str | None,
     registry_dir: str | None,
+    watch_key: str | None,
     graceful_timeout: int,
     query_timeout: float,
     query_memory_bytes: int,
@@ -178,6 +186,7 @@ def serve(
         read_timeout_s=read_timeout,
         max_header_bytes=max_header_bytes,
         max_connections=max_connections,
+        watch_key=watch_key,
         decision_log=DecisionLogConfig(
             path=decision_log, url=decision_log_url, masks=mask, include_input=log_input == "masked"
         ),
@@ -191,6 +200,11 @@ def serve(
         raise UsageError(
             "--registry-dir needs a bearer token (--token-file or $GATE_SERVE_TOKEN): "
             "promotions are never open"
+        )
+    if registry_dir and not watch_key:
+        raise UsageError(
+            "--registry-dir needs --watch-key (the gate watch public key): "
+            "a promotion is recorded only when its signed provenance verifies"
         )
     if registry_dir and not Path(registry_dir).is_dir():
         raise UsageError(f"--registry-dir {registry_dir}: not a folder")

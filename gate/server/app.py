@@ -92,6 +92,8 @@ class ServeConfig:
     """Largest request line plus headers accepted."""
     max_connections: int = 1024
     """Open connections per worker; more are closed at once."""
+    watch_key: str | None = None
+    """gate watch's provenance public key: promotions are verified against it."""
 
     def to_json(self) -> str:
         """Serialised for worker processes (the token itself is left out)."""
@@ -186,6 +188,11 @@ class Service:
             self.signer = load_signing_key(config.attest_key)
             self.policy_digest = policy_digest(self.policies, self.profile)
         self.budget = budget.Budget(config.query_timeout_s, config.query_memory_bytes)
+        self.watch_key: Any = None
+        if config.watch_key:
+            from gate.attest.keys import load_verify_key
+
+            self.watch_key = load_verify_key(config.watch_key)
         labels = {"id": str(uuid.uuid4()), "version": __version__, "app": "gate"}
         self.log = DecisionLog(config.decision_log, labels, {"gate": {"revision": self.revision}})
 
@@ -346,10 +353,15 @@ class Service:
 
         if not self.config.registry_dir:
             return _error(404, "not_found", "this server has no registry folder (gate serve --registry-dir)")
+        from starlette.concurrency import run_in_threadpool
+
         body = await request.body()
         value = parse_json("request body", body).value
         try:
-            status, answer = record(Path(self.config.registry_dir), value)
+            # The artifact is hashed (a streaming read) off the event loop.
+            status, answer = await run_in_threadpool(
+                record, Path(self.config.registry_dir), value, self.watch_key
+            )
         except PromotionRejected as exc:
             return _error(exc.status, exc.code, str(exc))
         return _json(answer, status)
@@ -417,6 +429,11 @@ def create_app(config: ServeConfig) -> Any:
     if config.registry_dir and not token:
         raise UsageError(
             f"--registry-dir needs a bearer token (--token-file or ${TOKEN_ENV}): promotions are never open"
+        )
+    if config.registry_dir and not config.watch_key:
+        raise UsageError(
+            "--registry-dir needs --watch-key (the gate watch public key): "
+            "a promotion is recorded only when its signed provenance verifies"
         )
     if config.registry_dir and not Path(config.registry_dir).is_dir():
         raise UsageError(f"{config.registry_dir}: not a folder")

@@ -585,6 +585,36 @@ hit contains h if {
 	h := _hit("provenance", true, _catalog.wrong_issuer, [_shown(object.get(_provenance, "issuer", "")), _shown(accepted)])
 }
 
+# The quarantine watcher's own evidence (gate watch): absent for gate eval --artifact.
+_watch := object.get(_evidence, "watch", null)
+
+# Whether the watcher's provenance manifests must be signed (gate watch asks
+# this once at start-up and refuses to start without a signing key when true).
+default signed_manifest_required := true
+
+signed_manifest_required := false if object.get(_config, ["provenance", "require_signed_manifest"], true) == false
+
+# METADATA
+# title: Provenance manifest would be unsigned
+# description: >-
+#   The quarantine watcher has no key to sign the provenance manifest it
+#   writes beside a promoted artifact, and the profile requires signed
+#   manifests (artifact.provenance.require_signed_manifest).
+# custom:
+#   short_name: unsigned_manifest
+#   failure_msg: "%s would be promoted with an unsigned provenance manifest and the profile requires a signed one"
+#   solution: >-
+#     Give gate watch a signing key (--key, GATE_WATCH_KEY or the seed's key
+#     path), or use a profile that allows unsigned manifests.
+#   severity: high
+#   collections: [appliance, standalone]
+hit contains h if {
+	_watch != null
+	object.get(_watch, "manifest_signing_key", false) != true
+	signed_manifest_required
+	h := _hit("provenance", true, _catalog.unsigned_manifest, [subject_ref])
+}
+
 # --- stage 5: static scan ---
 
 _suspicious_blocks if object.get(_config, ["pickle", "suspicious"], "block") != "warn"

@@ -322,6 +322,23 @@ test_unsigned_passes_standalone_blocks_appliance if {
 	decide_appliance(doc).reasons == ["unsigned"]
 }
 
+test_unsigned_manifest_under_the_watcher if {
+	keyless := patched({"evidence": {"watch": {"manifest_signing_key": false}}})
+	reasons_of(keyless) == ["unsigned_manifest"]
+	decide(patched({"evidence": {"watch": {"manifest_signing_key": true}}})).verdict == "promote"
+	allowed := json.patch(_standalone, [{"op": "add", "path": "artifact/provenance/require_signed_manifest", "value": false}])
+	d := data.gate.main.decision with input as keyless with data.gate.config as allowed
+	d.verdict == "promote"
+	# gate eval --artifact has no watcher evidence: never this reason.
+	decide(good).verdict == "promote"
+}
+
+test_signed_manifest_required_follows_the_profile if {
+	data.gate.artifact.signed_manifest_required with data.gate.config as _standalone
+	allowed := json.patch(_standalone, [{"op": "add", "path": "artifact/provenance/require_signed_manifest", "value": false}])
+	not data.gate.artifact.signed_manifest_required with data.gate.config as allowed
+}
+
 test_signature_invalid if {
 	reasons_of(patched({"evidence": {"provenance": {"verified": false, "error": "digest mismatch"}}})) == ["signature_invalid"]
 }
