@@ -318,8 +318,14 @@ _requested := object.get(_signed_identity, "requested", {})
 _signed := object.get(_signed_identity, "signed", {})
 
 # Only simple-signing payloads (cosign .sig layers) carry a docker-reference;
-# a Sigstore bundle signs the digest alone.
-_claims_reference if _signature.method in {"key", "keyless", "pki"}
+# a Sigstore bundle (a referrer, by certificate or by managed key) signs the
+# digest alone.
+_claims_reference if _signature.method in {"keyless", "pki"}
+
+_claims_reference if {
+	_signature.method == "key"
+	not startswith(object.get(_signature, "source", ""), "referrer ")
+}
 
 _name_only(ref) if {
 	object.get(ref, "tag", "") == ""

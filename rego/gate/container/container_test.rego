@@ -789,6 +789,13 @@ test_a_bundle_signs_the_digest_only if {
 	reasons_of(doc) == ["all_gates_passed"]
 }
 
+test_a_managed_key_bundle_referrer_signs_the_digest_only if {
+	bundle := object.union(json.remove(_key_signature, ["signed_identity"]), {"source": "referrer sha256:abc"})
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": bundle}])) == ["all_gates_passed"]
+	sig_tag := object.union(bundle, {"source": "sig-tag sha256:abc layer sha256:def"})
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig_tag}])) == ["signed_identity_mismatch"]
+}
+
 # --- static mode: what it never collects is no evidence (item 17) ---
 
 _static_collected := json.patch(good, [
