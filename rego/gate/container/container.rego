@@ -61,13 +61,20 @@ _required_inputs := object.union(
 _signer_inputs := {} if {
 	_key_verification
 } else := {"expected_signer_identity": _either(_operator, "expected_signer_identity")} if {
-	pki_signature
+	_pki_verification
 } else := {
 	"expected_signer_identity": _either(_operator, "expected_signer_identity"),
 	"expected_oidc_issuer": _either(_operator, "expected_oidc_issuer"),
 }
 
 _key_verification if key_signature
+
+# A profile with a private PKI expects certificates that carry no OIDC
+# issuer; a Fulcio certificate is still held to the issuer (an empty
+# expected issuer never matches, so it blocks as wrong_issuer).
+_pki_verification if pki_signature
+
+_pki_verification if count(object.get(_config, ["private_pki", "roots"], [])) > 0
 
 _key_verification if count(object.get(_operator, "cosign_key_sha256", [])) > 0
 
@@ -84,7 +91,8 @@ _either(operator, name) := value if {
 #   Runtime mode needs the image reference, the expected digest pin, the
 #   current production digest and, for keyless signatures, the expected
 #   signer identity and OIDC issuer (a key-based signature needs neither, a
-#   private-PKI certificate needs the identity only). Without them no
+#   private-PKI certificate, or a profile with a private PKI, the identity
+#   only). Without them no
 #   runtime decision can be made, so the gate stops here and asks for a
 #   person.
 # custom:

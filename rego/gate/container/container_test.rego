@@ -832,3 +832,16 @@ test_not_collected_means_nothing_in_runtime_mode if {
 	d.verdict == "block"
 	{"digest_drift", "unsigned", "missing_sbom", "missing_model_card", "cve_regression"} == {r | some r in d.reasons; r != "rekor_unreachable"}
 }
+
+test_a_profile_with_a_private_pki_asks_for_no_issuer if {
+	cfg := object.union(config, {"container": {"private_pki": {"roots": ["-----BEGIN CERTIFICATE-----"]}}})
+	op := json.remove(good.operator, ["expected_oidc_issuer"])
+	unsigned := json.patch(good, [
+		{"op": "replace", "path": "/operator", "value": op},
+		{"op": "replace", "path": "/evidence/signature", "value": {"verified": false}},
+	])
+	decide_with(unsigned, cfg).reasons == ["unsigned", "rekor_unreachable"]
+	decide(unsigned).reasons == ["inputs_incomplete"]
+	keyless := json.patch(good, [{"op": "replace", "path": "/operator", "value": op}])
+	decide_with(keyless, cfg).reasons == ["wrong_issuer"]
+}
