@@ -34,6 +34,8 @@ GHA = "https://token.actions.githubusercontent.com"
 def _profile(tmp_path: Path, host: str, extra: str = "") -> Profile:
     text = (Path(__file__).resolve().parents[2] / "policy-profiles" / "nim-promotion.yaml").read_text()
     text = text.replace('registries: ["nvcr.io/"]', f'registries: ["{host}/"]')
+    if extra.startswith("  signed_identity:"):
+        text, extra = text.replace("  signed_identity: matchRepository\n", extra), ""
     path = tmp_path / "local.yaml"
     path.write_text(text.replace("name: nim-promotion", "name: local-registry") + extra)
     return load_profile(str(path))
