@@ -42,6 +42,7 @@ CONTAINER_CODES = [
     "unsigned",
     "wrong_identity",
     "wrong_issuer",
+    "signed_identity_mismatch",
     "expired_cert",
     "rekor_unreachable",
     "missing_sbom",

@@ -67,7 +67,12 @@ def test_config_is_what_rego_sees() -> None:
         "policy": "container",
         "collections": ["nim-promotion"],
         "exclude": [],
-        "container": {"registries": ["nvcr.io/"], "attestation_ttl_hours": 24, "egress": []},
+        "container": {
+            "registries": ["nvcr.io/"],
+            "attestation_ttl_hours": 24,
+            "egress": [],
+            "signed_identity": "matchRepository",
+        },
         "profile": {"name": "nim-promotion", "sha256": sha256_file(BUNDLED_PROFILE)},
     }
 

@@ -8,7 +8,11 @@ and ``.baseline``):
   reference, no shell, a timeout that kills the whole process group, caps on
   stdout and stderr;
 - or the operator hands in report files (:func:`read_report`): grype JSON or
-  Trivy JSON, told apart by their content, never by the file name.
+  Trivy JSON (SchemaVersion 2, or the legacy top-level array of results of
+  Trivy 0.19 and older), told apart by their content, never by the file name.
+
+A match without a severity (grype leaves the field out when its database has
+none) is recorded with severity ``Unknown``; the rest of the report stands.
 
 Every way a scan can fail (grype missing, crash, hang, garbage, oversized or
 wrongly shaped output, a file that cannot be read) becomes the report's
@@ -167,6 +171,9 @@ def normalise(document: object) -> dict[str, Any]:
     ``_digests`` lists the image digests the report names (callers turn it
     into ``digest``). Raises :class:`ScanError` for anything that is neither.
     """
+    if _legacy_trivy(document):
+        # Trivy before SchemaVersion 2 (0.19 and older) printed the Results array alone.
+        return _normalise_trivy({"Results": document})
     if not isinstance(document, dict):
         raise ScanError("not a JSON object")
     if isinstance(document.get("matches"), list) and isinstance(document.get("descriptor"), dict):
@@ -174,6 +181,15 @@ def normalise(document: object) -> dict[str, Any]:
     if "SchemaVersion" in document and ("Results" in document or "ArtifactName" in document):
         return _normalise_trivy(document)
     raise ScanError("neither a grype nor a Trivy JSON report")
+
+
+def _legacy_trivy(document: object) -> bool:
+    """A legacy Trivy report: a non-empty array of result objects, each naming its Target."""
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and all(isinstance(r, dict) and isinstance(r.get("Target"), str) for r in document)
+    )
 
 
 def _normalise_grype(doc: dict[str, Any]) -> dict[str, Any]:
@@ -272,8 +288,10 @@ def _match(
 ) -> dict[str, str]:
     if not isinstance(vuln_id, str) or not vuln_id.strip():
         raise ScanError(f"match {index} has no vulnerability id")
-    if not isinstance(severity, str):
-        raise ScanError(f"match {index} ({vuln_id[:64]}) has no severity")
+    if not isinstance(severity, str) or not severity.strip():
+        # grype omits an empty severity (omitempty) when its database has none: the
+        # match is real, its severity unknown (never counted as critical or high).
+        severity = "Unknown"
     out = {"id": vuln_id.strip(), "severity": severity}
     for key, value in (
         ("package", package),

@@ -27,6 +27,7 @@ from gate.evidence.signatures import (
     verify_cosign_layer,
     verify_dsse_with_keys,
 )
+from gate.evidence.signed_identity import signed_identity
 from tests.evidence.helpers import (
     THIRDPARTY,
     Store,
@@ -37,6 +38,7 @@ from tests.evidence.helpers import (
     public_pem,
     simple_signing,
 )
+from tests.helpers import IMAGE
 
 SIGSTORE = THIRDPARTY / "sigstore"
 WHL = SIGSTORE / "bundle_v3_github.whl"
@@ -54,6 +56,7 @@ CONTAINER_SAN = (
     "generator_container_slsa3.yml@refs/tags/v2.1.0"
 )
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+IMAGE_REPO = IMAGE.rsplit(":", 1)[0]
 
 
 PRODUCTION = SignatureOptions(identity=WHL_SAN, issuer=GHA)
@@ -367,6 +370,8 @@ def test_keyless_layer_without_a_tlog_entry_records_the_expired_certificate(
         "cert_not_before": found.cert_not_before,
         "cert_not_after": found.cert_not_after,
         "tlog": found.tlog,
+        # The attestation stands in for a .sig layer: record the identity such a payload claims.
+        "signed_identity": signed_identity(simple_signing("sha256:" + "1" * 64, IMAGE_REPO), IMAGE),
     }
     reasons = decide_with(
         deciders,
@@ -415,10 +420,9 @@ def test_key_based_signature_needs_no_identity_but_a_log_entry(deciders: dict[st
     key = new_key()
     subject = "sha256:" + "1" * 64
     store = Store()
-    sig = _sig_tag(store, [cosign_sig_layer(key, simple_signing(subject))])
-    section = collect_signatures(
-        subject, store.blobs, SignatureOptions(keys=(public_pem(key),)), Collection(), sig_manifests=[sig]
-    )
+    sig = _sig_tag(store, [cosign_sig_layer(key, simple_signing(subject, IMAGE_REPO))])
+    options = SignatureOptions(keys=(public_pem(key),), reference=IMAGE)
+    section = collect_signatures(subject, store.blobs, options, Collection(), sig_manifests=[sig])
 
     # Signed with the operator's key: no identity to compare, no certificate to expire;
     # uploaded to no transparency log, so a person decides.
