@@ -347,6 +347,36 @@ def test_onnx_models_from_the_wheel_promote(capsys: pytest.CaptureFixture[str]) 
         assert decision["verdict"] == "promote", (path, decision["results"])
 
 
+def test_onnx_external_data_through_a_dot_dot_inside_the_folder_promotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import set_external_data
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [16])
+    w = numpy_helper.from_array((np.arange(16) * 0.01).astype("float32"), "w")
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], initializer=[w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    root = tmp_path / "onnx-model"
+    root.mkdir()
+    (root / "weights.bin").write_bytes(w.raw_data)
+    tensor = model.graph.initializer[0]
+    set_external_data(tensor, location="subdir/../weights.bin", offset=0, length=64)
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    onnx.save(model, str(root / "model.onnx"))
+    decision = decide(capsys, root)
+    assert decision["verdict"] == "promote", decision["results"]
+    # The same model pointing out of its folder blocks.
+    for entry in tensor.external_data:
+        if entry.key == "location":
+            entry.value = "subdir/../../weights.bin"
+    onnx.save(model, str(root / "model.onnx"))
+    assert "unsafe_layer" in decide(capsys, root)["reasons"]
+
+
 def test_benign_torch_checkpoint_blocks_only_as_denied_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
