@@ -243,7 +243,8 @@ def main() -> int:
             flagged = sum(1 for e, r, _ in results if not e and r == "caught")
             failed = sum(1 for _, r, _ in results if r == "failed")
             print(
-                f"{name:<12} {caught:>10}/{evil:<6} {flagged:>8}/{len(corpus) - evil:<6} {failed:>7} {wall:>8.1f}"
+                f"{name:<12} {caught:>10}/{evil:<6} {flagged:>8}/{len(corpus) - evil:<6}"
+                f" {failed:>7} {wall:>8.1f}"
             )
             missed = sorted(t for e, r, t in results if e and r != "caught")
             wrong = sorted(t for e, r, t in results if not e and r == "caught")
