@@ -53,6 +53,7 @@ STAGE_OF = {
     "entropy_anomaly": "static_scan",
     "weight_anomaly": "static_scan",
     "scanner_finding": "static_scan",
+    "scanner_error": "static_scan",
 }
 
 Progress = Callable[[int], None]

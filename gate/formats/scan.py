@@ -103,7 +103,21 @@ def scan_blob(blob: Blob, *, name: str, limits: Limits = DEFAULT_LIMITS, hint: s
         )
     if result.members:
         result.format = result.members[0]["format"]
+    _compressed_joblib(result)
     return result
+
+
+def _compressed_joblib(result: ScanResult) -> None:
+    """A compressed file whose content is a pickle is a compressed joblib file: joblib.load
+    (and only joblib) opens zlib, gzip, bz2, xz, lzma and lz4 pickles by their magic. The
+    decompressed stream has been analysed like any pickle; the file's format is ``joblib``."""
+    if result.format not in detectmod.COMPRESSED_FORMATS or len(result.members) < 2:
+        return
+    inner = result.members[1]
+    if inner["depth"] == 1 and inner["format"] in ("joblib", "pickle"):
+        result.header = {**result.header, "compression": result.format}
+        result.format = "joblib"
+        result.formats.add("joblib")
 
 
 def _visit(blob: Blob, path: str, depth: int, hint: str, state: _State) -> None:

@@ -698,12 +698,6 @@ _scanner_problem(s) := sprintf("%s crashed or returned unusable output: %s", [s.
 	object.get(s, "timed_out", false) == true
 }
 
-_scanner_texts contains _scanner_problem(s) if {
-	some s in _scanners
-	object.get(s, "installed", false) == true
-	_scanner_problem(s)
-}
-
 _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issue.severity, _shown(object.get(issue, "path", "")), object.get(issue, "detail", "")]) if {
 	some s in _scanners
 	object.get(s, "installed", false) == true
@@ -715,8 +709,8 @@ _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issu
 # title: An external scanner objects
 # description: >-
 #   A second-opinion scanner (modelscan, fickling, modelaudit) reported a
-#   high or critical issue, or crashed, timed out or printed output gate
-#   could not parse. A scanner that failed is never a clean result.
+#   high or critical issue in a file it supports. Its finding blocks
+#   whatever gate's own analysis says.
 # custom:
 #   short_name: scanner_finding
 #   failure_msg: "%s"
@@ -726,6 +720,35 @@ _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issu
 hit contains h if {
 	some text in _scanner_texts
 	h := _hit("static_scan", true, _catalog.scanner_finding, [text])
+}
+
+# A scanner that failed is never a clean result; whether it blocks is the
+# profile's choice (scanners.error), fail-closed unless it says warn.
+_scanner_error_blocks := false if {
+	object.get(_config, ["scanners", "error"], "fail-closed") == "warn"
+} else := true
+
+# METADATA
+# title: An external scanner failed
+# description: >-
+#   A second-opinion scanner crashed, lacked an extra it needs, timed out,
+#   exited with an unexpected status or printed output gate could not
+#   parse, on a file in a format it supports. It is never a clean result:
+#   under scanners.error fail-closed this blocks, under warn it is a warning
+#   and gate's own analysis decides alone.
+# custom:
+#   short_name: scanner_error
+#   failure_msg: "%s"
+#   solution: >-
+#     Read the scanner's error; fix its installation (extras, versions) or
+#     review the file by other means. gate's own findings are reported beside it.
+#   severity: medium
+#   collections: [appliance, standalone]
+hit contains h if {
+	some s in _scanners
+	object.get(s, "installed", false) == true
+	text := _scanner_problem(s)
+	h := _hit("static_scan", _scanner_error_blocks, _catalog.scanner_error, [text])
 }
 
 _missing_blocks := false if {

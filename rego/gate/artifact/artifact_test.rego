@@ -409,13 +409,34 @@ test_scanner_finding if {
 	reasons_of(patched({"evidence": {"scanners": [low]}})) == ["all_stages_passed"]
 }
 
-test_scanner_crash_or_timeout_is_a_finding if {
+test_scanner_crash_or_timeout_is_a_scanner_error if {
 	every s in [
 		{"name": "modelscan", "installed": true, "error": "output is not JSON"},
 		{"name": "modelscan", "installed": true, "timed_out": true},
 	] {
-		reasons_of(patched({"evidence": {"scanners": [s]}})) == ["scanner_finding"]
+		reasons_of(patched({"evidence": {"scanners": [s]}})) == ["scanner_error"]
 	}
+}
+
+_scanner_errors_warn := object.union(_standalone, {"artifact": {"scanners": {"error": "warn"}}})
+
+test_scanner_error_warns_when_the_profile_says_warn if {
+	s := {"name": "modelscan", "installed": true, "error": "please install modelscan with tensorflow extras"}
+	doc := patched({"evidence": {"scanners": [s]}})
+	d := data.gate.main.decision with input as doc with data.gate.config as _scanner_errors_warn
+	d.verdict == "promote"
+	some w in d.warnings
+	w.code == "scanner_error"
+	contains(w.message, "tensorflow extras")
+	d.stages.static_scan.status == "PASS"
+	decide(doc).reasons == ["scanner_error"]
+}
+
+test_scanner_finding_blocks_when_errors_warn if {
+	s := {"name": "modelscan", "installed": true, "error": "x.npy: crashed", "issues": [{"severity": "critical", "detail": "os.system", "path": "m.pkl"}]}
+	d := data.gate.main.decision with input as patched({"evidence": {"scanners": [s]}}) with data.gate.config as _scanner_errors_warn
+	d.reasons == ["scanner_finding"]
+	"scanner_error" in {w.code | some w in d.warnings}
 }
 
 test_scanner_missing_warns_or_blocks if {
