@@ -168,6 +168,8 @@ class TextReport:
     """URLs mentioned in prose (bounded)."""
     names: set[str] = field(default_factory=set)
     """Upper-case identifiers mentioned (``GITHUB_TOKEN``): what the text documents."""
+    commands: list[tuple[int, str]] = field(default_factory=list)
+    """(line, text) of inline code spans and fenced shell lines: what the instructions may run."""
 
 
 def normalise(line: str) -> str:
@@ -247,13 +249,17 @@ def scan_text(path: str, text: str, markdown: bool) -> tuple[TextReport, list[tu
     runnable: list[tuple[str, int, str]] = []
     if markdown:
         from gate.formats.skillmd import split_markdown
+        from gate.formats.skilltools import inline_commands, shell_lines
 
         doc = split_markdown(text)
         scan_prose(path, doc.prose, report)
+        report.commands.extend(inline_commands(doc.prose))
         for fence in doc.fences:
             language = FENCE_LANGUAGES.get(fence.info)
             if language:
                 runnable.append((language, fence.start, fence.text))
+            if language == "shell" or fence.info in ("console", "shell-session"):
+                report.commands.extend(shell_lines(fence.text, fence.start))
             report.names.update(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", fence.text[: 64 * 1024]))
     else:
         scan_prose(path, all_lines, report)
