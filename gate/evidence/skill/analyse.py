@@ -120,9 +120,13 @@ def _code(analysis: Analysis, path: str, language: str, data: bytes, line_offset
     for finding in report.findings:
         if fenced and finding.code in ("skill_unparseable", "skill_limits_exceeded"):
             continue  # a snippet in a document need not be a whole program
+        if fenced and finding.check == "shell.privileged_program" and _PREREQUISITE.search(finding.detail):
+            continue  # documentation: the system packages a person installs first, by name
         analysis.add(_shift(finding, line_offset), path)
     for kind, evidence in report.capabilities.items():
         for item in evidence:
+            if fenced:
+                item = _LINE.sub(lambda m: f"line {int(m.group(1)) + line_offset}", item)
             analysis.capability(kind, f"{path}: {item}")
     analysis.hosts.update(report.hosts)
     analysis.env_reads.update(report.env_reads)
@@ -133,13 +137,28 @@ def _code(analysis: Analysis, path: str, language: str, data: bytes, line_offset
     analysis.documented.update(comments.names)
 
 
+_LINE = re.compile(r"\bline (\d{1,9})\b")
+_PREREQUISITE = re.compile(
+    r": runs sudo (?:apt-get|apt|dnf|yum|zypper|pacman|apk|brew|port) (?:-y |--yes |-q )*"
+    r"(?:install|add|-S)(?: (?:-y|--yes|-q|--no-install-recommends|--needed|--noconfirm))*"
+    r"(?: [a-z0-9][a-z0-9.+-]{0,80})+$"
+)
+"""``sudo apt-get install -y poppler-utils`` in a document's shell block: named packages of the system's own
+repositories (no path, URL, redirection or pipe), the prerequisites a reader installs."""
+
+
 def _shift(finding: Finding, offset: int) -> Finding:
+    """*finding* of a fenced block, its line (in the data and in the text) counted in the document."""
     if not offset or not finding.data or not isinstance(finding.data.get("line"), int):
         return finding
     data = dict(finding.data)
     data["line"] = data["line"] + offset
+    detail = finding.detail
+    local = f"{finding.member}:{finding.data['line']}:"
+    if finding.member and detail.startswith(local):
+        detail = f"{finding.member}:{data['line']}:" + detail[len(local) :]
     return Finding(
-        finding.code, finding.check, finding.severity, finding.detail, finding.member, finding.offset, data
+        finding.code, finding.check, finding.severity, detail, finding.member, finding.offset, data
     )
 
 
