@@ -49,7 +49,8 @@ _INVISIBLE = re.compile(
 )
 
 _SECRETS = (
-    r"(?:credentials?|secrets?|(?:api|access|auth|bearer|session)[ _-]?(?:keys?|tokens?)|tokens?|passwords?"
+    r"(?:[a-z0-9]+_(?:token|key|secret|password|pat)s?|credentials?|secrets?"
+    r"|(?:api|access|auth|bearer|session)[ _-]?(?:keys?|tokens?)|tokens?|passwords?"
     r"|private[ _-]keys?|ssh[ _-]keys?|\.env\b|env(?:ironment)?(?: variables| vars)?|cookies?"
     r"|conversation(?: history)?|chat history|system prompt|keychain|wallet)"
 )
