@@ -154,7 +154,10 @@ def _yaml(path: str, data: bytes) -> list[Any]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
     documents: list[Any] = []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here, before any parsing
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -352,6 +352,8 @@ def verify_bundle(
         bundle = Bundle.from_json(bundle_json)
     except (SigstoreError, ValueError) as exc:
         raise Rejected(f"the bundle does not load: {_short(exc)}") from None
+    except Exception as exc:  # certificate parsing raises its own families (duplicate or missing extensions)
+        raise Rejected(f"the bundle does not load: {type(exc).__name__}: {_short(exc)}") from None
     try:
         trusted_root(options)
         verifier = _verifier(str(options.trusted_root or ""))
