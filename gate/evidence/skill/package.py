@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class Package:
     findings: list[Finding] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     archive_format: str = ""
+    links: list[dict[str, str]] = field(default_factory=list)
+    """Symbolic links resolving inside the package: {path, target} (their targets are analysed as files)."""
 
 
 def _hash_path(path: Path, size: int) -> tuple[str, bytes | None]:
@@ -102,6 +105,9 @@ def from_directory(root: Path) -> Package:
     for raw_path, target in found.link_entries:
         entries.append((b"L", raw_path, target))
     for link in found.symlinks:
+        if link_stays_inside(link["path"], link["target"]):
+            package.links.append({"path": link["path"][:4096], "target": link["target"][:4096]})
+            continue
         package.findings.append(
             Finding(
                 "archive_unsafe",
@@ -119,6 +125,29 @@ def from_directory(root: Path) -> Package:
     package.limits.extend(found.limits)
     package.digest = directory_digest(entries)
     return package
+
+
+def link_stays_inside(member: str, target: str) -> bool:
+    """Whether a symbolic link at *member* pointing at *target* resolves inside the package.
+
+    A relative target that, joined to the link's folder, never climbs above
+    the package root (``docs/latest -> v2``, ``scripts/run -> ../bin/run.sh``)
+    stays inside; an absolute target, a drive letter, a backslash or any
+    climb out (``../../.ssh``) does not.
+    """
+    if not target or target.startswith("/") or "\\" in target or ":" in target or "\x00" in target:
+        return False
+    parts: list[str] = [p for p in posixpath.dirname(member).split("/") if p not in ("", ".")]
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        else:
+            parts.append(part)
+    return bool(parts)
 
 
 def _strip_common_folder(names: list[str]) -> str:
@@ -152,7 +181,14 @@ def from_archive(path: Path) -> Package:
                 f"{path}: not a skill folder or a zip/tar archive (content looks like {fmt or 'unknown'})"
             )
         package = Package(kind="archive", digest=digest, archive_format=report.format)
+        prefix = _strip_common_folder([c.name for c in report.children if not c.name.startswith("<")])
         for finding in report.findings:
+            target = finding.data.get("target") if finding.data else None
+            if finding.check == "tar.symlink" and isinstance(target, str):
+                name = finding.member[len(prefix) :] if prefix else finding.member
+                if name and link_stays_inside(name, target):
+                    package.links.append({"path": name[:4096], "target": target[:4096]})
+                    continue
             package.findings.append(
                 Finding(
                     "archive_unsafe",
@@ -174,7 +210,6 @@ def from_archive(path: Path) -> Package:
                         f"The archive carries bytes outside its members ({child.name}).",
                     )
                 )
-        prefix = _strip_common_folder([c.name for c in members])
         for child in members[:MAX_FILES]:
             name = child.name[len(prefix) :] if prefix else child.name
             package.files.append(_member(name, child.blob))
@@ -227,4 +262,5 @@ def as_json(package: Package) -> dict[str, Any]:
         "files": len(package.files),
         "bytes": sum(f.size for f in package.files),
         "limits": package.limits[:100],
+        "links": package.links[:100],
     }

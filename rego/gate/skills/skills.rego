@@ -501,30 +501,96 @@ hit contains h if {
 	h := _hit("scan", _catalog.skill_signature_invalid, [_subject, object.get(_signature, "error", "it does not verify")])
 }
 
+_license := object.get(_skill, "license", {})
+
+_license_kind := object.get(_license, "kind", "none")
+
+_license_identified if _license_kind in {"spdx", "file"}
+
+_license_ids := {upper(id) | some id in object.get(_license, "ids", [])}
+
+_license_said := sprintf("%s (%s)", [_license.expression, _license_from]) if is_string(_license.expression)
+
+else := "(none)"
+
+_license_from := sprintf("identified from the text of %s", [_license.file]) if _license_kind == "file"
+
+else := "SKILL.md license field"
+
+# How a tier treats a licence: "required" (identified and allowed, else
+# rejected_policy) or "warn" (a missing or unidentified licence is a
+# warning). A profile that says nothing requires one.
+_license_mode := object.get(_tier_cfg, "license", "required")
+
 # METADATA
-# title: License missing or invalid
+# title: License denied
 # description: >-
-#   The frontmatter's license must be a valid SPDX expression, and not one the
-#   profile denies.
+#   The licence, from the SKILL.md license field or identified from the text
+#   of the package's licence file, includes one the profile denies
+#   (skills.denied_licenses), in every tier.
 # custom:
-#   short_name: skill_license_invalid
-#   failure_msg: "%s: %s"
-#   solution: Set license in SKILL.md to a valid SPDX expression the profile allows.
+#   short_name: skill_license_denied
+#   failure_msg: "%s: %s includes %s, which the profile denies"
+#   solution: Relicense the skill under a licence the profile allows, or do not use it.
 #   severity: high
 #   collections: [skills-quarantine]
 hit contains h if {
-	some why in _license_problems
-	h := _hit("scan", _catalog.skill_license_invalid, [_subject, why])
+	_license_identified
+	some denied in object.get(_cfg, "denied_licenses", [])
+	upper(denied) in _license_ids
+	h := _hit("scan", _catalog.skill_license_denied, [_subject, _license_said, denied])
 }
 
-_license := object.get(_skill, "license", {})
+# METADATA
+# title: License not identified or not allowed
+# description: >-
+#   The tier requires an identified licence the profile allows (tiers.TIER.license
+#   required): a valid SPDX expression in SKILL.md's license field, or a
+#   licence file whose text identifies a known licence, within
+#   skills.allowed_licenses when the profile lists any.
+# custom:
+#   short_name: skill_license_invalid
+#   failure_msg: "%s: %s"
+#   solution: Set license in SKILL.md to an SPDX expression the profile allows (or ship the licence's text as LICENSE), or submit the skill for a tier that only warns.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_tier_known
+	_license_mode == "required"
+	some why in _license_problems
+	h := _hit("policy", _catalog.skill_license_invalid, [_subject, why])
+}
 
-_license_problems contains object.get(_license, "problem", "no license") if object.get(_license, "valid", null) != true
+_license_problems contains sprintf("the %s tier requires an identified licence: %s", [_tier, object.get(_license, "problem", "no licence")]) if {
+	not _license_identified
+}
 
-_license_problems contains sprintf("license %s is denied by the profile", [_license.expression]) if {
-	_license.valid == true
-	some denied in object.get(_cfg, "denied_licenses", [])
-	contains(concat(" ", ["", upper(_license.expression), ""]), concat(" ", ["", upper(denied), ""]))
+_license_problems contains sprintf("%s is not among the licences the profile allows (%s)", [id, concat(", ", _allowed)]) if {
+	_license_identified
+	count(_allowed) > 0
+	some id in _license_ids
+	not id in {upper(a) | some a in _allowed}
+}
+
+_allowed := object.get(_cfg, "allowed_licenses", [])
+
+# METADATA
+# title: License missing or unidentified
+# description: >-
+#   The skill has no licence, or one nobody can identify (prose that is not
+#   an SPDX expression, a licence file whose text matches no known licence).
+#   Tiers whose licence mode is warn (tiers.TIER.license warn) admit it with
+#   this warning.
+# custom:
+#   short_name: skill_license_unidentified
+#   failure_msg: "%s: %s"
+#   solution: Add license to SKILL.md as an SPDX expression, or ship the licence text as LICENSE.
+#   severity: low
+#   collections: [skills-quarantine]
+warning contains lib.result(_catalog.skill_license_unidentified, [_subject, object.get(_license, "problem", "no licence")]) if {
+	_tier_known
+	_license_mode == "warn"
+	not _license_identified
 }
 
 # METADATA
@@ -545,20 +611,34 @@ hit contains h if {
 
 # --- the capability surface against what the skill declares ---
 
+# allowed-tools as the collector parsed it: {name, scope, patterns} per tool.
 _tools := t if {
-	t := _manifest.allowed_tools
+	t := _manifest.tools
 	is_array(t)
 } else := []
 
 _tool(name) if {
 	some t in _tools
-	t == name
+	t.name == name
 }
 
-_tool(name) if {
+# Bash without a scope grants any command.
+_any_command if {
 	some t in _tools
-	startswith(t, concat("", [name, "("]))
+	t.name == "Bash"
+	object.get(t, "scope", null) == null
 }
+
+_command_granted(command) if _any_command
+
+_command_granted(command) if {
+	some t in _tools
+	t.name == "Bash"
+	some pattern in object.get(t, "patterns", [])
+	regex.match(pattern, command)
+}
+
+_scopes := concat(", ", [t.raw | some t in _tools; t.name == "Bash"])
 
 _capabilities := object.get(_skill, "capabilities", {})
 
@@ -582,6 +662,12 @@ else := "(no location recorded)"
 _undeclared contains sprintf("process spawn (%s) but allowed-tools grants no Bash", [_first(_capabilities.process)]) if {
 	count(object.get(_capabilities, "process", [])) > 0
 	not _tool("Bash")
+}
+
+_undeclared contains sprintf("%s:%v runs `%s` (the package's %s), which none of allowed-tools' %s covers", [r.path, r.line, r.command, r.target, _scopes]) if {
+	_tool("Bash")
+	some r in object.get(_skill, "runs", [])
+	not _command_granted(r.command)
 }
 
 _undeclared contains sprintf("file writes (%s) but allowed-tools grants none of Write, Edit, Bash", [_first(_capabilities.filesystem_write)]) if {

@@ -14,9 +14,9 @@ _config := {
 	"skills": {
 		"default_tier": "untrusted",
 		"tiers": {
-			"untrusted": {"capabilities": ["process", "filesystem_write"], "secrets": false},
-			"semi-trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
-			"trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
+			"untrusted": {"capabilities": ["process", "filesystem_write"], "secrets": false, "license": "warn"},
+			"semi-trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true, "license": "warn"},
+			"trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true, "license": "required"},
 		},
 		"approval_roles": ["security", "runtime-owner"],
 		"approval_ttl_days": 90,
@@ -37,13 +37,15 @@ _skill := {
 	"manifest": {
 		"present": true, "name": "pdf-text", "description": "Extract text.", "license": "Apache-2.0",
 		"allowed_tools": ["Read", "Write", "Bash(python scripts/x.py:*)"], "metadata": {},
+		"tools": [_t("Read"), _t("Write"), _scoped("Bash", "python scripts/x.py:*", ["^python scripts/x\\.py$", "^python scripts/x\\.py .*$"])],
 	},
 	"declared": {
 		"source": {"kind": "source", "valid": true, "repo": "https://github.com/acme/skills", "commit": "3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c"},
 		"maintainers": ["alice"], "deps": [], "network": {"mode": "none", "hosts": []},
 		"tier": "untrusted", "submitter": "alice", "owner": "alice", "rollback": "none", "update_cadence": "quarterly",
 	},
-	"license": {"expression": "Apache-2.0", "valid": true, "problem": null},
+	"license": {"kind": "spdx", "field": "Apache-2.0", "expression": "Apache-2.0", "ids": ["Apache-2.0"], "file": null, "problem": null},
+	"runs": [{"path": "SKILL.md", "line": 9, "command": "python scripts/x.py in.pdf", "target": "scripts/x.py"}],
 	"findings": [],
 	"capabilities": {"process": ["scripts/x.py: a python script the agent runs"], "filesystem_write": ["open line 9"]},
 	"hosts": [], "env_reads": [], "secret_env": [], "documented": [],
@@ -51,6 +53,10 @@ _skill := {
 	"signature": {"present": true, "verified": true, "signer": "release-bot", "signed_digest": _digest},
 	"sbom": {"present": true, "sha256": _other},
 }
+
+_t(name) := {"raw": name, "name": name, "scope": null, "patterns": []}
+
+_scoped(name, scope, patterns) := {"raw": sprintf("%s(%s)", [name, scope]), "name": name, "scope": scope, "patterns": patterns}
 
 _approval(role, who) := {"role": role, "approver": who, "digest": _digest, "version": _digest, "signed_at": "2026-11-20T00:00:00Z", "verified": true}
 
@@ -159,16 +165,45 @@ test_bad_signature_fails_even_untrusted if {
 }
 
 test_license_and_provenance if {
-	reasons(doc({"license": {"expression": null, "valid": false, "problem": "no license in the frontmatter"}})) == ["skill_license_invalid"]
-	reasons(doc({"license": {"expression": "MIT OR AGPL-3.0-only", "valid": true}})) == ["skill_license_invalid"]
+	none := {"kind": "none", "field": null, "expression": null, "ids": [], "file": null, "problem": "no licence"}
+	d := decide(doc({"license": none}))
+	d.verdict == "promote"
+	[w.code | some w in d.warnings] == ["skill_license_unidentified"]
+	agpl := {"kind": "spdx", "field": "MIT OR AGPL-3.0-only", "expression": "MIT OR AGPL-3.0-only", "ids": ["AGPL-3.0-only", "MIT"], "file": null, "problem": null}
+	reasons(doc({"license": agpl})) == ["skill_license_denied"]
+	file_agpl := {"kind": "file", "field": null, "expression": "AGPL-3.0-only", "ids": ["AGPL-3.0-only"], "file": "LICENSE", "problem": null}
+	reasons(doc({"license": file_agpl})) == ["skill_license_denied"]
 	no_source := object.union(_skill.declared, {"source": {"kind": "none", "valid": false, "problem": "nothing declared"}})
 	reasons(doc({"declared": no_source})) == ["skill_provenance_missing"]
 }
 
+test_trusted_tier_requires_an_identified_licence if {
+	none := {"kind": "unidentified", "field": "Proprietary", "expression": null, "ids": [], "file": null, "problem": "not SPDX"}
+	d := decide(trusted({"license": none}, _approvals))
+	d.verdict == "block"
+	d.reasons == ["skill_license_invalid"]
+	d.skill.outcome == "rejected_policy"
+	file_mit := {"kind": "file", "field": "See LICENSE.txt", "expression": "MIT", "ids": ["MIT"], "file": "LICENSE.txt", "problem": null}
+	decide(trusted({"license": file_mit}, _approvals)).skill.outcome == "approved_trusted"
+	only_apache := object.union(_config, {"skills": object.union(_config.skills, {"allowed_licenses": ["Apache-2.0"]})})
+	out := data.gate.main.decision with input as trusted({"license": file_mit}, _approvals) with data.gate.config as only_apache
+	[r.code | some r in out.results] == ["skill_license_invalid"]
+}
+
+test_scoped_bash_must_cover_the_commands_that_run_package_files if {
+	decide(doc({})).verdict == "promote"
+	other := [{"path": "SKILL.md", "line": 12, "command": "bash scripts/collect.sh", "target": "scripts/collect.sh"}]
+	d := decide(doc({"runs": other}))
+	d.reasons == ["skill_undeclared_capability"]
+	contains(d.results[0].message, "SKILL.md:12 runs `bash scripts/collect.sh`")
+	any := object.union(_skill.manifest, {"tools": [_t("Read"), _t("Bash")]})
+	decide(doc({"runs": other, "manifest": any})).verdict == "promote"
+}
+
 test_capabilities_must_be_declared if {
-	no_bash := object.union(_skill.manifest, {"allowed_tools": ["Read", "Write"]})
+	no_bash := object.union(_skill.manifest, {"allowed_tools": ["Read", "Write"], "tools": [_t("Read"), _t("Write")]})
 	reasons(doc({"manifest": no_bash})) == ["skill_undeclared_capability"]
-	no_tools := object.union(_skill.manifest, {"allowed_tools": null})
+	no_tools := object.union(_skill.manifest, {"allowed_tools": null, "tools": null})
 	reasons(doc({"manifest": no_tools})) == ["skill_undeclared_capability"]
 	net := object.union(_skill.capabilities, {"network": ["urlopen line 3"]})
 	semi := object.union(_skill.declared, {"tier": "semi-trusted"})
