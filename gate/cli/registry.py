@@ -20,7 +20,8 @@ examples:
   gate registry serve-window llama-guard@1.2.0 --deployment chat-prod --from 2026-11-23T10:00:00Z
   gate registry served --deployment chat-prod --at 2026-11-24T08:00:00Z
   gate registry verify                                     # the database's own event chain
-  gate registry request llama-guard@1.2.0 --to candidate --attestation decision.intoto.jsonl --key gate.pub
+  gate registry request llama-guard@1.2.0 --to candidate --profile governance.yaml \\
+      --attestation decision.intoto.jsonl
 
 \b
 database: --db URL or $GATE_DB; a file path or sqlite:///PATH, or
@@ -223,11 +224,22 @@ def verify(db: str | None, audit_log: str | None, output: str) -> int:
 @click.option(
     "--to", "to", required=True, metavar="STATE", help="draft, candidate, approved, deprecated or retired"
 )
-@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option(
+    "--profile",
+    required=True,
+    metavar="NAME|FILE",
+    help="the governance profile (policy: lifecycle) naming the approvers and the gate signers",
+)
 @click.option(
     "--attestation", metavar="FILE", help="gate eval --attest output for the artifact (draft -> candidate)"
 )
-@click.option("--key", "key", metavar="PUB", help="public key the attestation must verify with")
+@click.option(
+    "--key",
+    "key",
+    metavar="PUB",
+    help="also check the attestation with this key; it counts only if the profile lists it "
+    "(lifecycle.gate_signers)",
+)
 @click.option(
     "--replacement", metavar="NAME@VERSION", help="the version that replaces this one (-> deprecated)"
 )
@@ -256,21 +268,22 @@ def request(
     from gate.cli.eval import _validated
     from gate.decide import Decider
     from gate.errors import UsageError
-    from gate.profile import load_profile
+    from gate.registry.governance import load_governance
     from gate.registry.lifecycle_input import build_input, verified_decision
     from gate.registry.store import STATES, parse_ref
 
     if to not in STATES:
         raise UsageError(f"--to {to!r}: one of {', '.join(STATES)}")
-    if attestation and not key:
-        raise UsageError("--attestation needs --key (the public key it must verify with)")
+    if key and not attestation:
+        raise UsageError("--key checks an --attestation: give the attestation too")
     if replacement:
         parse_ref(replacement)
     name, version = parse_ref(ref)
+    loaded = load_governance(profile)
     store = _store(db, audit_log)
     found = store.show(name, version)
-    loaded = load_profile(profile)
-    decisions = [verified_decision(attestation, key, found.checksum)] if attestation and key else []
+    signers = dict(loaded.settings.get("lifecycle", {}).get("gate_signers", {}))
+    decisions = [verified_decision(attestation, key, found.checksum, signers)] if attestation else []
     document = build_input(
         found,
         request_kind="transition",
@@ -381,7 +394,12 @@ def except_command(
 
 
 @registry.command("hygiene")
-@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option(
+    "--profile",
+    required=True,
+    metavar="NAME|FILE",
+    help="the governance profile (policy: lifecycle); one that names nobody is refused",
+)
 @click.option("--dry-run", is_flag=True, help="print what would be retired; record nothing")
 @engine_option
 @_db_options
@@ -396,10 +414,11 @@ def hygiene(
     expired, or deprecated past its grace period: each retirement is recorded
     with its reasons. Run it from a scheduler (deploy/systemd/gate-registry-hygiene.timer).
     """
-    from gate.profile import load_profile
+    from gate.registry.governance import load_governance
     from gate.registry.hygiene import run_hygiene
 
-    actions = run_hygiene(_store(db, audit_log), load_profile(profile), engine, dry_run=dry_run)
+    loaded = load_governance(profile)
+    actions = run_hygiene(_store(db, audit_log), loaded, engine, dry_run=dry_run)
     if output == "json":
         click.echo(json.dumps(actions, indent=2))
     else:
