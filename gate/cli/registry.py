@@ -19,6 +19,8 @@ examples:
   gate registry history llama-guard@1.2.0
   gate registry serve-window llama-guard@1.2.0 --deployment chat-prod --from 2026-11-23T10:00:00Z
   gate registry served --deployment chat-prod --at 2026-11-24T08:00:00Z
+  gate registry close-window --deployment chat-prod        # ends the open window now
+  gate registry serve-window llama-guard@1.3.0 --deployment chat-prod --from 2026-12-01T10:00:00Z --handover
   gate registry verify                                     # the database's own event chain
   gate registry request llama-guard@1.2.0 --to candidate --profile governance.yaml \\
       --attestation decision.intoto.jsonl
@@ -161,6 +163,11 @@ def history(ref: str, db: str | None, audit_log: str | None, output: str) -> int
 @click.option("--deployment", required=True, metavar="D", help="deployment or customer")
 @click.option("--from", "starts", required=True, metavar="TIME", help="RFC 3339 start (inclusive)")
 @click.option("--to", "ends", metavar="TIME", help="RFC 3339 end (exclusive); open-ended when omitted")
+@click.option(
+    "--handover",
+    is_flag=True,
+    help="close the deployment's open window at --from and start this one there (one transaction)",
+)
 @_db_options
 @output_option()
 def serve_window(
@@ -168,6 +175,7 @@ def serve_window(
     deployment: str,
     starts: str,
     ends: str | None,
+    handover: bool,
     db: str | None,
     audit_log: str | None,
     output: str,
@@ -177,13 +185,32 @@ def serve_window(
 
     name, version = parse_ref(ref)
     result = _store(db, audit_log).serve_window(
-        name, version, deployment, parse_time(starts, "--from"), parse_time(ends, "--to") if ends else None
+        name,
+        version,
+        deployment,
+        parse_time(starts, "--from"),
+        parse_time(ends, "--to") if ends else None,
+        handover=handover,
     )
     _emit(
         output,
         result,
         f"{name}@{version} serves {deployment} from {result['from']} to {result['to'] or '(open)'}",
     )
+    return 0
+
+
+@registry.command("close-window")
+@click.option("--deployment", required=True, metavar="D", help="deployment or customer")
+@click.option("--at", "at", metavar="TIME", help="RFC 3339 end (exclusive); default now, never in the past")
+@_db_options
+@output_option()
+def close_window(deployment: str, at: str | None, db: str | None, audit_log: str | None, output: str) -> int:
+    """End a deployment's open serving window (an appended close record; exit 1 when none is open)."""
+    from gate.registry.store import parse_time
+
+    result = _store(db, audit_log).close_window(deployment, parse_time(at, "--at") if at else None)
+    _emit(output, result, f"{result['version']} serves {deployment} from {result['from']} to {result['to']}")
     return 0
 
 
