@@ -19,8 +19,11 @@ examples:
   gate registry history llama-guard@1.2.0
   gate registry serve-window llama-guard@1.2.0 --deployment chat-prod --from 2026-11-23T10:00:00Z
   gate registry served --deployment chat-prod --at 2026-11-24T08:00:00Z
+  gate registry close-window --deployment chat-prod        # ends the open window now
+  gate registry serve-window llama-guard@1.3.0 --deployment chat-prod --from 2026-12-01T10:00:00Z --handover
   gate registry verify                                     # the database's own event chain
-  gate registry request llama-guard@1.2.0 --to candidate --attestation decision.intoto.jsonl --key gate.pub
+  gate registry request llama-guard@1.2.0 --to candidate --profile governance.yaml \\
+      --attestation decision.intoto.jsonl
 
 \b
 database: --db URL or $GATE_DB; a file path or sqlite:///PATH, or
@@ -160,6 +163,11 @@ def history(ref: str, db: str | None, audit_log: str | None, output: str) -> int
 @click.option("--deployment", required=True, metavar="D", help="deployment or customer")
 @click.option("--from", "starts", required=True, metavar="TIME", help="RFC 3339 start (inclusive)")
 @click.option("--to", "ends", metavar="TIME", help="RFC 3339 end (exclusive); open-ended when omitted")
+@click.option(
+    "--handover",
+    is_flag=True,
+    help="close the deployment's open window at --from and start this one there (one transaction)",
+)
 @_db_options
 @output_option()
 def serve_window(
@@ -167,6 +175,7 @@ def serve_window(
     deployment: str,
     starts: str,
     ends: str | None,
+    handover: bool,
     db: str | None,
     audit_log: str | None,
     output: str,
@@ -176,13 +185,32 @@ def serve_window(
 
     name, version = parse_ref(ref)
     result = _store(db, audit_log).serve_window(
-        name, version, deployment, parse_time(starts, "--from"), parse_time(ends, "--to") if ends else None
+        name,
+        version,
+        deployment,
+        parse_time(starts, "--from"),
+        parse_time(ends, "--to") if ends else None,
+        handover=handover,
     )
     _emit(
         output,
         result,
         f"{name}@{version} serves {deployment} from {result['from']} to {result['to'] or '(open)'}",
     )
+    return 0
+
+
+@registry.command("close-window")
+@click.option("--deployment", required=True, metavar="D", help="deployment or customer")
+@click.option("--at", "at", metavar="TIME", help="RFC 3339 end (exclusive); default now, never in the past")
+@_db_options
+@output_option()
+def close_window(deployment: str, at: str | None, db: str | None, audit_log: str | None, output: str) -> int:
+    """End a deployment's open serving window (an appended close record; exit 1 when none is open)."""
+    from gate.registry.store import parse_time
+
+    result = _store(db, audit_log).close_window(deployment, parse_time(at, "--at") if at else None)
+    _emit(output, result, f"{result['version']} serves {deployment} from {result['from']} to {result['to']}")
     return 0
 
 
@@ -223,11 +251,22 @@ def verify(db: str | None, audit_log: str | None, output: str) -> int:
 @click.option(
     "--to", "to", required=True, metavar="STATE", help="draft, candidate, approved, deprecated or retired"
 )
-@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option(
+    "--profile",
+    required=True,
+    metavar="NAME|FILE",
+    help="the governance profile (policy: lifecycle) naming the approvers and the gate signers",
+)
 @click.option(
     "--attestation", metavar="FILE", help="gate eval --attest output for the artifact (draft -> candidate)"
 )
-@click.option("--key", "key", metavar="PUB", help="public key the attestation must verify with")
+@click.option(
+    "--key",
+    "key",
+    metavar="PUB",
+    help="also check the attestation with this key; it counts only if the profile lists it "
+    "(lifecycle.gate_signers)",
+)
 @click.option(
     "--replacement", metavar="NAME@VERSION", help="the version that replaces this one (-> deprecated)"
 )
@@ -256,21 +295,22 @@ def request(
     from gate.cli.eval import _validated
     from gate.decide import Decider
     from gate.errors import UsageError
-    from gate.profile import load_profile
+    from gate.registry.governance import load_governance
     from gate.registry.lifecycle_input import build_input, verified_decision
     from gate.registry.store import STATES, parse_ref
 
     if to not in STATES:
         raise UsageError(f"--to {to!r}: one of {', '.join(STATES)}")
-    if attestation and not key:
-        raise UsageError("--attestation needs --key (the public key it must verify with)")
+    if key and not attestation:
+        raise UsageError("--key checks an --attestation: give the attestation too")
     if replacement:
         parse_ref(replacement)
     name, version = parse_ref(ref)
+    loaded = load_governance(profile)
     store = _store(db, audit_log)
     found = store.show(name, version)
-    loaded = load_profile(profile)
-    decisions = [verified_decision(attestation, key, found.checksum)] if attestation and key else []
+    signers = dict(loaded.settings.get("lifecycle", {}).get("gate_signers", {}))
+    decisions = [verified_decision(attestation, key, found.checksum, signers)] if attestation else []
     document = build_input(
         found,
         request_kind="transition",
@@ -381,7 +421,12 @@ def except_command(
 
 
 @registry.command("hygiene")
-@click.option("--profile", default="registry-governance", show_default=True, metavar="NAME|FILE")
+@click.option(
+    "--profile",
+    required=True,
+    metavar="NAME|FILE",
+    help="the governance profile (policy: lifecycle); one that names nobody is refused",
+)
 @click.option("--dry-run", is_flag=True, help="print what would be retired; record nothing")
 @engine_option
 @_db_options
@@ -396,10 +441,11 @@ def hygiene(
     expired, or deprecated past its grace period: each retirement is recorded
     with its reasons. Run it from a scheduler (deploy/systemd/gate-registry-hygiene.timer).
     """
-    from gate.profile import load_profile
+    from gate.registry.governance import load_governance
     from gate.registry.hygiene import run_hygiene
 
-    actions = run_hygiene(_store(db, audit_log), load_profile(profile), engine, dry_run=dry_run)
+    loaded = load_governance(profile)
+    actions = run_hygiene(_store(db, audit_log), loaded, engine, dry_run=dry_run)
     if output == "json":
         click.echo(json.dumps(actions, indent=2))
     else:

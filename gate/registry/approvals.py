@@ -77,17 +77,18 @@ def sign_statement(statement: dict[str, Any], key: SigningKey) -> dict[str, Any]
     return dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, statement_bytes(statement), key).to_json()
 
 
-def _person_key(people: dict[str, Any], who: str) -> VerifyKey | None:
+def profile_key(entries: dict[str, Any], who: str, where: str = "lifecycle.people") -> VerifyKey | None:
+    """The public key the profile lists for *who* under *where* (None: none, or not a PEM key)."""
     from cryptography.hazmat.primitives import serialization
 
-    pem = (people.get(who) or {}).get("public_key")
+    pem = (entries.get(who) or {}).get("public_key")
     if not isinstance(pem, str):
         return None
     try:
         public = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError):
         return None
-    return VerifyKey(public, keyid_of(public), f"profile lifecycle.people.{who}")  # type: ignore[arg-type]
+    return VerifyKey(public, keyid_of(public), f"profile {where}.{who}")  # type: ignore[arg-type]
 
 
 class StatementVerifier:
@@ -148,10 +149,10 @@ def verify_statement(
         why = f"the statement does not match schemas/{kind}-statement.schema.json: {problems[0]}"
         return {**record, "verified": False, "error": why[:500]}
     if keys is None:
-        key = _person_key(people, approver)
+        key = profile_key(people, approver)
     else:
         if approver not in keys:
-            keys[approver] = _person_key(people, approver)
+            keys[approver] = profile_key(people, approver)
         key = keys[approver]
     if key is None:
         return {**record, "verified": False, "error": f"the profile lists no public key for {approver!r}"}

@@ -99,24 +99,75 @@ def build_input(
     }
 
 
-def verified_decision(path: str, key_spec: str, checksum: str) -> dict[str, Any]:
-    """A gate attestation (gate eval --attest) checked against *key_spec*: the gate_decisions entry."""
-    from gate.attest.bundle import AttestationFileError, parse_attestations
+def _said(statements: list[dict[str, Any]]) -> tuple[str, str, str | None]:
+    """(verdict, policy digest, problem) the verified envelopes state, all of them alike."""
+    from gate.attest.statement import DECISION_TYPE, VSA_TYPE
+
+    verdicts, policies = set(), set()
+    for statement in statements:
+        found = statement.get("predicate")
+        predicate: dict[str, Any] = found if isinstance(found, dict) else {}
+        if statement.get("predicateType") == DECISION_TYPE:
+            decision = predicate.get("decision")
+            verdicts.add(str(decision.get("verdict", "")) if isinstance(decision, dict) else "")
+        elif statement.get("predicateType") == VSA_TYPE:
+            verdicts.add("promote" if predicate.get("verificationResult") == "PASSED" else "block")
+        policy = predicate.get("policy")
+        digest = policy.get("digest") if isinstance(policy, dict) else None
+        policies.add(str(digest.get("sha256", "")) if isinstance(digest, dict) else "")
+    if len(verdicts) != 1 or len(policies) != 1:
+        return "", "", "the envelopes in the file do not state one verdict under one policy digest"
+    return verdicts.pop()[:32], policies.pop()[:64], None
+
+
+def verified_decision(
+    path: str, key_spec: str | None, checksum: str, signers: dict[str, Any]
+) -> dict[str, Any]:
+    """A gate attestation (gate eval --attest): the ``gate_decisions`` entry the policy reads.
+
+    The attestation is checked (``gate attest verify``'s checks, any verdict)
+    with each key the profile lists under ``lifecycle.gate_signers`` and,
+    when given, with *key_spec*; the entry names the profile signer whose key
+    verified it (``signer``, empty when only *key_spec*'s did), that key's id,
+    and the verdict and policy digest the signed statements state. Whether
+    that signer and policy count is Rego's (``gate.lifecycle``).
+    """
+    from gate.attest.bundle import AttestationFileError, parse_attestations, payload_json
     from gate.attest.keys import load_verify_key
     from gate.attest.verify import Options, verify_attestations
     from gate.document import read_bytes
+    from gate.registry.approvals import profile_key
 
+    entry: dict[str, Any] = {"digest": checksum, "verdict": "", "verified": False}
     try:
         signed = parse_attestations(read_bytes(path))
     except AttestationFileError as exc:
-        return {"digest": checksum, "verdict": "", "verified": False, "error": f"{path}: {exc}"[:500]}
-    result = verify_attestations(
-        signed, Options(key=load_verify_key(key_spec), digest=checksum.removeprefix("sha256:"))
+        return {**entry, "error": f"{path}: {exc}"[:500]}
+    keys = [(name, profile_key(signers, name, "lifecycle.gate_signers")) for name in sorted(signers)]
+    if key_spec:
+        keys.append(("", load_verify_key(key_spec)))
+    failures: list[str] = []
+    for name, key in keys:
+        if key is None:
+            failures.append(f"profile lifecycle.gate_signers.{name}: not a PEM public key")
+            continue
+        result = verify_attestations(
+            signed, Options(key=key, digest=checksum.removeprefix("sha256:"), expect_verdict="any")
+        )
+        failed = result.failed
+        if failed is not None:
+            # a key that verified the signature but failed a later check says the most
+            failures.insert(
+                0 if failed.name != "signature" else len(failures), f"{failed.name}: {failed.detail}"
+            )
+            continue
+        verdict, policy, problem = _said([payload_json(s.envelope) for s in signed])
+        found = {**entry, "signer": name, "keyid": key.keyid, "policy_digest": policy}
+        if problem:
+            return {**found, "error": problem}
+        return {**found, "verdict": verdict, "verified": True}
+    why = (
+        "; ".join(failures)
+        or "the profile lists no gate signer (lifecycle.gate_signers) and no --key was given"
     )
-    failed = result.failed
-    return {
-        "digest": checksum,
-        "verdict": "promote" if result.valid else "",
-        "verified": result.valid,
-        **({"error": f"{failed.name}: {failed.detail}"[:500]} if failed else {}),
-    }
+    return {**entry, "error": f"{path}: {why}"[:500]}

@@ -73,6 +73,18 @@ class ServingWindow(Base):
     recorded_by: Mapped[str] = mapped_column(String(256))
 
 
+class ServingWindowClose(Base):
+    """The end of an open serving window, appended when it stops serving (migration 0004)."""
+
+    __tablename__ = "serving_window_closes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("serving_windows.id"), unique=True)
+    ends: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[str] = mapped_column(String(256))
+
+
 class Event(Base):
     """The database's own hash-chained event table (one row per change)."""
 
@@ -101,4 +113,12 @@ class Statement(Base):
     recorded_by: Mapped[str] = mapped_column(String(256))
 
 
-APPEND_ONLY = ("model_versions", "attachments", "transitions", "serving_windows", "events", "statements")
+APPEND_ONLY = (
+    "model_versions",
+    "attachments",
+    "transitions",
+    "serving_windows",
+    "serving_window_closes",
+    "events",
+    "statements",
+)

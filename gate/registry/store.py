@@ -620,100 +620,31 @@ class Store:
         return _iso(at)
 
     def serve_window(
-        self, name: str, version: str, deployment: str, starts: datetime, ends: datetime | None
+        self,
+        name: str,
+        version: str,
+        deployment: str,
+        starts: datetime,
+        ends: datetime | None,
+        *,
+        handover: bool = False,
     ) -> dict[str, Any]:
-        """Record which version serves *deployment* from *starts* (to *ends*); overlaps are refused."""
-        from sqlalchemy import and_, or_, select
+        """Record which version serves *deployment* from *starts* (``gate.registry.windows``)."""
+        from gate.registry import windows
 
-        from gate.registry.models import ServingWindow
+        return windows.serve(self, name, version, deployment, starts, ends, handover=handover)
 
-        starts, ends = utc(starts), utc(ends) if ends else None
-        if ends is not None and ends <= starts:
-            raise InputError(f"--to {_iso(ends)} is not after --from {_iso(starts)}")
+    def close_window(self, deployment: str, at: datetime | None = None) -> dict[str, Any]:
+        """Append the close of *deployment*'s open serving window (``gate.registry.windows``)."""
+        from gate.registry import windows
 
-        def change(session: Any) -> dict[str, Any]:
-            found = self._version(session, name, version)
-            state, _ = self._state(session, found.id)
-            if state != "approved":
-                raise RegistryError(
-                    f"{name}@{version}: is {state}; only an approved version may get a new serving window"
-                )
-            overlap = [
-                ServingWindow.deployment == deployment,
-                or_(ServingWindow.ends.is_(None), ServingWindow.ends > starts),
-            ]
-            if ends is not None:
-                overlap.append(ServingWindow.starts < ends)
-            clash = session.execute(select(ServingWindow.id).where(and_(*overlap))).first()
-            if clash:
-                raise RegistryError(f"deployment {deployment!r}: the window overlaps a recorded one")
-            session.add(
-                ServingWindow(
-                    model_version_id=found.id,
-                    deployment=deployment,
-                    starts=starts,
-                    ends=ends,
-                    recorded_at=datetime.now(timezone.utc),
-                    recorded_by=self.actor,
-                )
-            )
-            session.flush()
-            return self._event(
-                session,
-                "serve-window",
-                f"{name}@{version}",
-                {
-                    "deployment": deployment,
-                    "from": _iso(starts),
-                    "to": _iso(ends),
-                    "checksum": found.checksum,
-                },
-            )
-
-        event = self._write(change)
-        self._audit(event, None)
-        return {
-            "name": name,
-            "version": version,
-            "deployment": deployment,
-            "from": _iso(starts),
-            "to": _iso(ends),
-        }
+        return windows.close(self, deployment, at)
 
     def served(self, deployment: str, at: datetime) -> dict[str, Any] | None:
         """Which version served *deployment* at *at* (None: nothing was recorded)."""
-        from sqlalchemy import or_, select
+        from gate.registry import windows
 
-        from gate.registry.models import ModelVersion, ServingWindow
-
-        at = utc(at)
-        with self._tx() as session:
-            row = session.execute(
-                select(
-                    ModelVersion.name,
-                    ModelVersion.version,
-                    ModelVersion.checksum,
-                    ServingWindow.starts,
-                    ServingWindow.ends,
-                )
-                .join(ModelVersion, ModelVersion.id == ServingWindow.model_version_id)
-                .where(
-                    ServingWindow.deployment == deployment,
-                    ServingWindow.starts <= at,
-                    or_(ServingWindow.ends.is_(None), ServingWindow.ends > at),
-                )
-            ).first()
-        if row is None:
-            return None
-        return {
-            "deployment": deployment,
-            "at": _iso(at),
-            "name": row[0],
-            "version": row[1],
-            "checksum": row[2],
-            "from": _iso(row[3]),
-            "to": _iso(row[4]),
-        }
+        return windows.served(self, deployment, at)
 
     # --- reading ---
 

@@ -46,8 +46,6 @@ def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Pat
             ("ci-bot", "security"),
         )
     }
-    profile_path = tmp_path / "governance.yaml"
-    profile_path.write_text(yaml.safe_dump(profile))
     db = ["--db", db_url]
 
     rec = tmp_path / "record.json"
@@ -66,6 +64,13 @@ def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Pat
         "--key",
         str(signer[0]),
     )
+    from gate.attest.bundle import parse_attestations, payload_json
+
+    stated = payload_json(parse_attestations(attestation.read_bytes())[0].envelope)
+    profile["lifecycle"]["gate_signers"] = {"ci-gate": {"public_key": signer[1].read_text()}}
+    profile["lifecycle"]["gate_policy_digests"] = [stated["predicate"]["policy"]["digest"]["sha256"]]
+    profile_path = tmp_path / "governance.yaml"
+    profile_path.write_text(yaml.safe_dump(profile))
     request = ["registry", "request", REF, "--profile", str(profile_path), *db, "-o", "json"]
     _ok(
         *request[:3],

@@ -5,7 +5,8 @@
 #   its signature verified against the key the profile lists for that person
 #   (gate records the verification; this package decides), the person holds
 #   the role, it is bound to this version and artifact digest, it has not
-#   expired, and its signer is not the submitter. Each required role needs
+#   expired, it was not signed after now (beyond the context's clock-skew
+#   allowance), and its signer is not the submitter. Each required role needs
 #   its own approver. Reused by the registry lifecycle and the skills pipeline:
 #   callers pass a context object.
 package gate.approval
@@ -17,7 +18,7 @@ import data.gate.lib
 _catalog := data.gate.catalog["gate.approval"]
 
 # ctx: {approvals: [...], required: [role...], submitter, digest, version,
-#       people: {id: {roles: [...]}}, ttl_days, now_ns}
+#       people: {id: {roles: [...]}}, ttl_days, now_ns, skew_seconds (default 300)}
 
 _day_ns := (24 * 60) * 60000000000
 
@@ -44,6 +45,12 @@ _expired(ctx, a) if {
 
 _expired(ctx, a) if not _signed(a)
 
+_skew_ns(ctx) := object.get(ctx, "skew_seconds", 300) * 1000000000
+
+# Signed after now (beyond the clock-skew allowance): it would count before it
+# was made and expire only after its lifetime from that future date.
+future(ctx, a) if _signed(a) - ctx.now_ns > _skew_ns(ctx)
+
 _holds(ctx, a) if a.role in object.get(object.get(ctx.people, a.approver, {}), "roles", [])
 
 _bound(ctx, a) if {
@@ -57,6 +64,7 @@ valid(ctx, a) if {
 	_holds(ctx, a)
 	_bound(ctx, a)
 	not _expired(ctx, a)
+	not future(ctx, a)
 	a.approver != ctx.submitter
 }
 
@@ -101,6 +109,26 @@ expired(ctx) := {lib.result(_catalog.approval_expired, [a.role, a.approver, a.si
 	a.verified == true
 	_bound(ctx, a)
 	_expired(ctx, a)
+}
+
+# METADATA
+# title: Approval dated in the future
+# description: >-
+#   An approval for a required role says it was signed after now, beyond the
+#   profile's clock-skew allowance (lifecycle.clock_skew_seconds, default 300).
+#   It does not count: a future date would make it outlive its lifetime.
+# custom:
+#   short_name: approval_signed_in_future
+#   failure_msg: "The %s approval by %s is dated %s, after now"
+#   solution: Re-sign the approval with the signer's clock set right.
+#   severity: high
+#   collections: [registry-governance, skills-quarantine]
+signed_in_future(ctx) := {lib.result(_catalog.approval_signed_in_future, [a.role, a.approver, a.signed_at]) |
+	some a in ctx.approvals
+	a.role in ctx.required
+	a.verified == true
+	_bound(ctx, a)
+	future(ctx, a)
 }
 
 # METADATA
@@ -183,4 +211,4 @@ not_distinct(ctx) := _not_distinct(ctx, _covered(ctx))
 # Every approval problem for ctx (each role's valid approvers derived once).
 problems(ctx) := _problems(ctx, _covered(ctx))
 
-_problems(ctx, covered) := (((_missing_role(ctx, covered) | expired(ctx)) | _unverified(ctx, covered)) | _self_approval(ctx, covered)) | _not_distinct(ctx, covered)
+_problems(ctx, covered) := ((((_missing_role(ctx, covered) | expired(ctx)) | signed_in_future(ctx)) | _unverified(ctx, covered)) | _self_approval(ctx, covered)) | _not_distinct(ctx, covered)

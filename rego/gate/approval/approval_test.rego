@@ -66,6 +66,27 @@ test_an_approval_older_than_its_lifetime_expired if {
 	approval.problems(object.union(ctx, {"ttl_days": 200})) == set()
 }
 
+test_an_approval_signed_after_now_does_not_count if {
+	ahead := object.union(_a("runtime-owner", "run"), {"signed_at": "2027-01-01T00:00:00Z"})
+	ctx := _ctx([_a("security", "sec"), ahead])
+	not approval.valid(ctx, ahead)
+	messages(ctx) == {
+		"The runtime-owner approval by run is dated 2027-01-01T00:00:00Z, after now",
+		"No valid runtime-owner approval for web-search@1.0.0",
+	}
+	# Six months on it would still be "unexpired" were it counted: it is not valid then either
+	# (it is refused until now reaches it, and expires ttl_days after the date it claims).
+	later := object.union(ctx, {"now_ns": lib.timestamp_ns("2026-12-31T23:00:00Z")})
+	not approval.valid(later, ahead)
+	# Within the clock-skew allowance (default 300 s) it counts; a context may set its own.
+	near := object.union(_a("runtime-owner", "run"), {"signed_at": "2026-11-23T00:04:59Z"})
+	approval.problems(_ctx([_a("security", "sec"), near])) == set()
+	tight := object.union(_ctx([_a("security", "sec"), near]), {"skew_seconds": 60})
+	codes(tight) == {"approval_signed_in_future", "approval_missing_role"}
+	# with_signed_ns gives the same answer
+	codes(_ctx(approval.with_signed_ns([_a("security", "sec"), ahead]))) == {"approval_signed_in_future", "approval_missing_role"}
+}
+
 test_an_unreadable_signing_time_counts_as_expired if {
 	bad := object.union(_a("runtime-owner", "run"), {"signed_at": "last tuesday"})
 	ctx := _ctx([_a("security", "sec"), bad])
@@ -148,9 +169,10 @@ test_each_rule_alone_agrees_with_problems if {
 	own := _a("security", "dev")
 	forged := object.union(_a("runtime-owner", "run"), {"verified": false})
 	old := object.union(_a("security", "sec"), {"signed_at": "2026-01-01T00:00:00Z"})
-	every approvals in [_valid, both, [own, forged], [old], []] {
+	ahead := object.union(_a("runtime-owner", "run"), {"signed_at": "2027-01-01T00:00:00Z"})
+	every approvals in [_valid, both, [own, forged], [old], [ahead], []] {
 		ctx := _ctx(approvals)
-		all := (((approval.missing_role(ctx) | approval.expired(ctx)) | approval.unverified(ctx)) | approval.self_approval(ctx)) | approval.not_distinct(ctx)
+		all := ((((approval.missing_role(ctx) | approval.expired(ctx)) | approval.signed_in_future(ctx)) | approval.unverified(ctx)) | approval.self_approval(ctx)) | approval.not_distinct(ctx)
 		all == approval.problems(ctx)
 	}
 	{r.code | some r in approval.not_distinct(_ctx(both))} == {"approvers_not_distinct"}

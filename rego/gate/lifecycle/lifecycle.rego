@@ -90,7 +90,9 @@ deny contains result if {
 # title: No passing gate decision
 # description: >-
 #   A candidate must have passed the gate: a verified promote decision (a
-#   signed gate attestation) for the artifact's digest.
+#   signed gate attestation) for the artifact's digest, signed by a key the
+#   profile lists (lifecycle.gate_signers) and made under a policy digest it
+#   allows (lifecycle.gate_policy_digests).
 # custom:
 #   short_name: gate_decision_missing
 #   failure_msg: "No verified promote decision for %s (digest %s)"
@@ -98,18 +100,85 @@ deny contains result if {
 #   severity: high
 #   collections: [registry-governance]
 deny contains result if {
-	not _hygiene
-	_to == "candidate"
-	_from == "draft"
+	_to_candidate
 	not _passing_decision
+	count(_promotes) == 0
 	result := lib.result(_catalog.gate_decision_missing, [_subject, _digest])
 }
 
-_passing_decision if {
+# METADATA
+# title: Gate decision by an untrusted signer
+# description: >-
+#   A promote decision for the artifact's digest verified, but only with a key
+#   the governance profile does not list under lifecycle.gate_signers (for
+#   instance a key the requester supplied with --key). Anyone can sign a
+#   decision; only the listed signers' count.
+# custom:
+#   short_name: gate_decision_untrusted_signer
+#   failure_msg: "The promote decision for %s is signed by key %s, which the profile does not list (lifecycle.gate_signers)"
+#   solution: Have a gate whose key the profile lists decide the artifact, or add its key to the profile through its review.
+#   severity: high
+#   collections: [registry-governance]
+deny contains result if {
+	_to_candidate
+	not _passing_decision
+	some d in _promotes
+	not _trusted_signer(d)
+	result := lib.result(_catalog.gate_decision_untrusted_signer, [_subject, object.get(d, "keyid", "")])
+}
+
+# METADATA
+# title: Gate decision under a policy not allowed
+# description: >-
+#   A promote decision for the artifact's digest is signed by a listed gate
+#   signer but was made under a policy digest the profile does not allow
+#   (lifecycle.gate_policy_digests): another or an edited policy or profile.
+# custom:
+#   short_name: gate_decision_policy_not_allowed
+#   failure_msg: "The promote decision for %s by %s was made under policy sha256:%s, which the profile does not allow (lifecycle.gate_policy_digests)"
+#   solution: Decide the artifact with the policy and profile the governance profile names, or add that policy digest through the profile's review.
+#   severity: high
+#   collections: [registry-governance]
+deny contains result if {
+	_to_candidate
+	not _passing_decision
+	some d in _promotes
+	_trusted_signer(d)
+	not _allowed_policy(d)
+	result := lib.result(_catalog.gate_decision_policy_not_allowed, [_subject, d.signer, object.get(d, "policy_digest", "")])
+}
+
+_to_candidate if {
+	not _hygiene
+	_to == "candidate"
+	_from == "draft"
+}
+
+# Verified promote decisions for this digest, by whomever they are signed.
+_promotes contains d if {
 	some d in _list("gate_decisions")
 	d.verified == true
 	d.verdict == "promote"
 	d.digest == _digest
+}
+
+_trusted_signer(d) if {
+	signer := object.get(d, "signer", "")
+	signer != ""
+	signer in object.keys(object.get(_cfg, "gate_signers", {}))
+}
+
+_allowed_policy(d) if {
+	found := object.get(d, "policy_digest", "")
+	found != ""
+	some allowed in object.get(_cfg, "gate_policy_digests", [])
+	trim_prefix(allowed, "sha256:") == trim_prefix(found, "sha256:")
+}
+
+_passing_decision if {
+	some d in _promotes
+	_trusted_signer(d)
+	_allowed_policy(d)
 }
 
 # METADATA
@@ -304,20 +373,24 @@ _approval_ctx := {
 	"people": object.get(_cfg, "people", {}),
 	"ttl_days": object.get(_cfg, "approval_ttl_days", 90),
 	"now_ns": _now_ns,
+	"skew_seconds": _skew_seconds,
 	"subject": _subject,
 }
+
+_skew_seconds := object.get(_cfg, "clock_skew_seconds", 300)
 
 _approval_problems := approval.problems(_approval_ctx) if _recheck
 
 else := set()
 
-# --- exceptions: one reason, one digest, until a date, signed by an allowed role ---
+# --- exceptions: one reason, one digest, until a date, signed (not after now) by an allowed role ---
 
 _waivable contains e.code if {
 	some e in _list("exceptions")
 	e.verified == true
 	e.digest == _digest
 	lib.timestamp_ns(e.until) > _now_ns
+	lib.timestamp_ns(e.signed_at) - _now_ns <= _skew_seconds * 1000000000
 	e.role in object.get(_cfg, "exception_roles", ["security"])
 	e.role in object.get(object.get(object.get(_cfg, "people", {}), e.approver, {}), "roles", [])
 }

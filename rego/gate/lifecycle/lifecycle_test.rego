@@ -16,6 +16,8 @@ _config := {
 		"score_minimums": {"quality": 0.8, "safety": 0.9},
 		"deprecation_grace_days": 30,
 		"exception_roles": ["security"],
+		"gate_signers": {"ci-gate": {"public_key": "-----BEGIN PUBLIC KEY-----..."}},
+		"gate_policy_digests": ["sha256:1111111111111111111111111111111111111111111111111111111111111111"],
 		"people": {
 			"pat": {"roles": ["platform"]},
 			"pia": {"roles": ["product"]},
@@ -43,10 +45,14 @@ _registry := {
 	"provenance": [{"sha256": _digest, "at": "2026-11-02T00:00:00Z"}],
 	"scans": [{"sha256": _digest, "at": "2026-11-02T00:00:00Z", "critical": []}],
 	"evals": [{"sha256": _digest, "evaluated_at": "2026-11-10T00:00:00Z", "scores": {"quality": 0.91, "safety": 0.97}}],
-	"gate_decisions": [{"digest": _digest, "verdict": "promote", "verified": true}],
+	"gate_decisions": [_decision],
 	"approvals": _approvals,
 	"exceptions": [],
 }
+
+_policy := "1111111111111111111111111111111111111111111111111111111111111111"
+
+_decision := {"digest": _digest, "verdict": "promote", "verified": true, "signer": "ci-gate", "keyid": "aa11", "policy_digest": _policy}
 
 doc(from, to, changes) := {
 	"gate": {"version": "1", "mode": "runtime", "now": "2026-11-23T00:00:00Z"},
@@ -85,10 +91,43 @@ test_allowed_and_refused_transitions if {
 
 test_candidate_needs_a_verified_promote_decision_for_the_digest if {
 	reasons(doc("draft", "candidate", {"gate_decisions": []})) == ["gate_decision_missing"]
-	other := [{"digest": "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd", "verdict": "promote", "verified": true}]
+	other := [object.union(_decision, {"digest": "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"})]
 	reasons(doc("draft", "candidate", {"gate_decisions": other})) == ["gate_decision_missing"]
-	unsigned := [{"digest": _digest, "verdict": "promote", "verified": false}]
+	unsigned := [object.union(_decision, {"verified": false})]
 	reasons(doc("draft", "candidate", {"gate_decisions": unsigned})) == ["gate_decision_missing"]
+	blocked := [object.union(_decision, {"verdict": "block"})]
+	reasons(doc("draft", "candidate", {"gate_decisions": blocked})) == ["gate_decision_missing"]
+}
+
+test_a_decision_signed_by_a_key_the_profile_does_not_list_is_refused if {
+	# verified with the requester's own --key: no profile signer named
+	own := [object.union(_decision, {"signer": "", "keyid": "bb22"})]
+	d := decide(doc("draft", "candidate", {"gate_decisions": own}))
+	d.reasons == ["gate_decision_untrusted_signer"]
+	d.results[0].message == "The promote decision for llama-guard@1.2.0 is signed by key bb22, which the profile does not list (lifecycle.gate_signers)"
+	unknown := [object.union(_decision, {"signer": "someone-else"})]
+	reasons(doc("draft", "candidate", {"gate_decisions": unknown})) == ["gate_decision_untrusted_signer"]
+	# a profile that lists no signers accepts none
+	bare := json.patch(_config, [{"op": "remove", "path": "/lifecycle/gate_signers"}])
+	r := data.gate.main.decision with input as doc("draft", "candidate", {}) with data.gate.config as bare
+	r.reasons == ["gate_decision_untrusted_signer"]
+	# one passing decision is enough: an untrusted one beside it is not reported
+	decide(doc("draft", "candidate", {"gate_decisions": array.concat(own, [_decision])})).verdict == "promote"
+}
+
+test_a_decision_under_a_policy_the_profile_does_not_allow_is_refused if {
+	edited := [object.union(_decision, {"policy_digest": "2222222222222222222222222222222222222222222222222222222222222222"})]
+	d := decide(doc("draft", "candidate", {"gate_decisions": edited}))
+	d.reasons == ["gate_decision_policy_not_allowed"]
+	contains(d.results[0].message, "by ci-gate was made under policy sha256:2222")
+	none := [object.remove(_decision, ["policy_digest"])]
+	reasons(doc("draft", "candidate", {"gate_decisions": none})) == ["gate_decision_policy_not_allowed"]
+	bare := json.patch(_config, [{"op": "remove", "path": "/lifecycle/gate_policy_digests"}])
+	r := data.gate.main.decision with input as doc("draft", "candidate", {}) with data.gate.config as bare
+	r.reasons == ["gate_decision_policy_not_allowed"]
+	# the digest may be written with or without its sha256: prefix
+	prefixed := [object.union(_decision, {"policy_digest": concat("", ["sha256:", _policy])})]
+	decide(doc("draft", "candidate", {"gate_decisions": prefixed})).verdict == "promote"
 }
 
 test_approval_needs_sbom_provenance_scan_evals_and_owners if {
@@ -170,7 +209,7 @@ test_replacement_needed_to_deprecate if {
 	reasons(doc("approved", "deprecated", {})) == ["replacement_missing"]
 }
 
-_waiver(code, until, who, role) := {"code": code, "digest": _digest, "until": until, "approver": who, "role": role, "verified": true}
+_waiver(code, until, who, role) := {"code": code, "digest": _digest, "until": until, "approver": who, "role": role, "signed_at": "2026-11-20T00:00:00Z", "verified": true}
 
 test_a_valid_exception_waives_and_is_reported if {
 	critical := [{"at": "2026-11-02T00:00:00Z", "critical": ["CVE-2026-1"]}]
@@ -189,6 +228,32 @@ test_expired_forged_or_unauthorised_exceptions_do_not_waive if {
 	reasons(doc("candidate", "approved", {"scans": critical, "exceptions": [product]})) == ["critical_cve_unresolved"]
 	impostor := _waiver("critical_cve_unresolved", "2026-12-31T00:00:00Z", "pat", "security")
 	reasons(doc("candidate", "approved", {"scans": critical, "exceptions": [impostor]})) == ["critical_cve_unresolved"]
+}
+
+test_an_exception_dated_in_the_future_does_not_waive if {
+	critical := [{"at": "2026-11-02T00:00:00Z", "critical": ["CVE-2026-1"]}]
+	ahead := object.union(_waiver("critical_cve_unresolved", "2026-12-31T00:00:00Z", "sam", "security"), {"signed_at": "2026-11-23T00:10:00Z"})
+	reasons(doc("candidate", "approved", {"scans": critical, "exceptions": [ahead]})) == ["critical_cve_unresolved"]
+	undated := object.remove(_waiver("critical_cve_unresolved", "2026-12-31T00:00:00Z", "sam", "security"), ["signed_at"])
+	reasons(doc("candidate", "approved", {"scans": critical, "exceptions": [undated]})) == ["critical_cve_unresolved"]
+	# within the clock-skew allowance (300 s by default) it waives
+	skewed := object.union(ahead, {"signed_at": "2026-11-23T00:04:00Z"})
+	decide(doc("candidate", "approved", {"scans": critical, "exceptions": [skewed]})).verdict == "promote"
+}
+
+test_an_approval_dated_in_the_future_does_not_count if {
+	ahead := object.union(_approval("security", "sam"), {"signed_at": "2027-06-01T00:00:00Z"})
+	approvals := [_approval("platform", "pat"), _approval("product", "pia"), ahead]
+	reasons(doc("candidate", "approved", {"approvals": approvals})) == ["approval_missing_role", "approval_signed_in_future"]
+	# hygiene does not keep a version on it either
+	decide(hygiene("approved", {"approvals": approvals})).transition.to == "retired"
+	# the profile's clock-skew allowance
+	near := object.union(_approval("security", "sam"), {"signed_at": "2026-11-23T00:01:30Z"})
+	near_approvals := [_approval("platform", "pat"), _approval("product", "pia"), near]
+	decide(doc("candidate", "approved", {"approvals": near_approvals})).verdict == "promote"
+	strict := json.patch(_config, [{"op": "add", "path": "/lifecycle/clock_skew_seconds", "value": 60}])
+	d := data.gate.main.decision with input as doc("candidate", "approved", {"approvals": near_approvals}) with data.gate.config as strict
+	d.reasons == ["approval_missing_role", "approval_signed_in_future"]
 }
 
 test_hygiene_keeps_a_healthy_version if {
