@@ -76,7 +76,8 @@ def pairs(profile: object) -> None:
                         fp += 1
                     if not is_benign and verdict == "block":
                         caught += 1
-            print(f"  pairs, {tier}: {fp}/{len(counted)} benign refused, {caught}/{len(counted)} twins refused")
+            n = len(counted)
+            print(f"  pairs, {tier}: {fp}/{n} benign refused, {caught}/{n} twins refused")
 
 
 def main() -> None:
