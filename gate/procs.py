@@ -183,9 +183,10 @@ def run(
     timed_out = False
     try:
         if input is not None and process.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):
+            with contextlib.suppress(BrokenPipeError):  # a child that exits without reading is judged by its exit
                 process.stdin.write(input)  # small (a server name, an event): fits the pipe
-            process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.close()
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ, "stdout")
             selector.register(process.stderr, selectors.EVENT_READ, "stderr")
