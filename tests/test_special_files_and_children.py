@@ -12,6 +12,7 @@ with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped from its bounding set
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -136,8 +137,9 @@ def uploads() -> Iterator[Path]:
 
 
 def _start_scan(tmp_path: Path, env: dict[str, str], marks: Path) -> tuple[subprocess.Popen[bytes], int, int]:
-    model = tmp_path / "model.bin"
-    model.write_bytes(b"weights" * 100)
+    # a pickle: a format the second-opinion scanner runs on (it is never started on unknown bytes)
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps({"weights": [0.5] * 100}, protocol=2))
     gate = subprocess.Popen(
         [str(BIN / "gate"), "eval", "--artifact", str(model), "--profile", "standalone"],
         cwd=ROOT,
