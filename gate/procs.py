@@ -183,7 +183,7 @@ def run(
     timed_out = False
     try:
         if input is not None and process.stdin is not None:
-            with contextlib.suppress(BrokenPipeError):  # a child that exits without reading is judged by its exit
+            with contextlib.suppress(BrokenPipeError):  # a child that never reads: judged by its exit
                 process.stdin.write(input)  # small (a server name, an event): fits the pipe
             with contextlib.suppress(BrokenPipeError):
                 process.stdin.close()
