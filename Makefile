@@ -4,13 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv demo test pytest regotest lint bench clean
+.PHONY: help venv demo demo-full test pytest regotest lint bench docs fuzz fuzz-smoke clean
 
 help:
 	@echo "make demo   set up .venv and run gate on the bundled examples"
+	@echo "make demo-full   as root: install docker-registry, build llama-server, then make demo"
 	@echo "make test   every test: pytest (both engines) and gate test"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  decision throughput and latency figures"
+	@echo "make docs   regenerate docs/reason-codes.md from the Rego METADATA"
+	@echo "make fuzz   every parser under atheris, FUZZ_SECONDS (60) each; a table of executions and findings"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,10 +79,17 @@ demo: $(STAMP)
 	  echo "== behaviour stage: llama-server ($$server) in a network namespace, on crafted GGUF models"; \
 	  LLAMA_SERVER_BIN=$$server $(BIN)/python bench/behaviour.py; \
 	else \
-	  echo "== behaviour stage: no llama-server here (scripts/build_llama_server.sh builds one in ~8 min); skipped"; \
+	  echo "== behaviour stage: not shown, it needs llama-server. Enable it with: scripts/build_llama_server.sh (about 10 min), or make demo-full"; \
 	fi
 	@echo; echo "== runtime: gate eval --image against a registry the demo starts and stops (scripts/demo_registry.py)"
 	$(BIN)/python scripts/demo_registry.py
+
+# Everything make demo shows, with the parts that need system packages enabled (root, Debian).
+demo-full:
+	@if [ "$$(id -u)" != 0 ]; then echo "make demo-full installs Debian packages: run it as root"; exit 2; fi
+	command -v docker-registry >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry; }
+	[ -x .ci/cache/llama.cpp/bin/llama-server ] || scripts/build_llama_server.sh
+	$(MAKE) demo
 
 test: regotest pytest
 
@@ -91,12 +101,24 @@ regotest: $(STAMP)
 	$(BIN)/gate test --engine opa
 
 lint: $(STAMP)
-	$(BIN)/ruff check gate tests bench scripts
-	$(BIN)/ruff format --check gate tests bench scripts
+	$(BIN)/ruff check gate tests bench scripts fuzz
+	$(BIN)/ruff format --check gate tests bench scripts fuzz
 	$(BIN)/mypy
 
 bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+FUZZ_SECONDS ?= 60
+
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.all --seconds $(FUZZ_SECONDS)
+
+# CI: a few seconds per target, so the harness never rots.
+fuzz-smoke: $(STAMP)
+	$(BIN)/python -m fuzz.all --seconds 3
+
+docs: $(STAMP)
+	$(BIN)/gate rules -o markdown > docs/reason-codes.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

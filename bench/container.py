@@ -51,8 +51,8 @@ def main() -> int:
     from gate.profile import load_profile
     from tests.registry import RegistryServer, registry_available
 
-    if not registry_available() or not demo.FIXTURES.is_dir():
-        print("skipped: docker-registry or ../shared/fixtures is missing")
+    if not registry_available():
+        print("skipped: docker-registry is not installed")
         return 0
     work = Path(tempfile.mkdtemp(prefix="gate-bench-"))
     server = RegistryServer(workdir=work / "registry")

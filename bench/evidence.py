@@ -1,7 +1,7 @@
 """Evidence verification figures for container promotion (``make bench``).
 
 Prints figures; asserts no timing. Uses the real third-party fixtures in
-``../shared/fixtures`` (skips with a message when they are not checked out):
+``fixtures/thirdparty`` (real third-party material; see its README):
 
 1. import time of each evidence module and of the libraries it loads lazily
    (fresh interpreter each);
@@ -28,7 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "fixtures"
+THIRDPARTY = ROOT / "fixtures" / "thirdparty"
+
+
+COSIGN_ENVELOPE = "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
 
 
 def _timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
@@ -49,9 +52,6 @@ def _import_ms(statement: str) -> float:
 
 
 def main() -> int:
-    if not SHARED.is_dir():
-        print(f"skipped: {SHARED} is not checked out")
-        return 0
     from gate.evidence.interface import Collection
     from gate.evidence.sbom import parse_sbom
     from gate.evidence.signatures import DSSE_ENVELOPE, SignatureOptions, verify_bundle, verify_cosign_layer
@@ -75,7 +75,7 @@ def main() -> int:
     ]:
         print(f"  {label:48s} {_import_ms(statement):8.1f}")
 
-    sig = SHARED / "sigstore"
+    sig = THIRDPARTY / "sigstore"
     whl, bundle = (
         (sig / "bundle_v3_github.whl").read_bytes(),
         (sig / "bundle_v3_github.whl.sigstore").read_bytes(),
@@ -84,9 +84,11 @@ def main() -> int:
     p50, p95 = _timed(lambda: verify_bundle(bundle, options, artifact=whl), 50)
     print(f"Sigstore bundle (production, offline, warm): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
-    oci = SHARED / "oci" / "ghcr-slsa-example-package"
+    oci = THIRDPARTY / "oci" / "ghcr-slsa-example-package"
     manifest = json.loads(next(oci.glob("cosign-attestations-manifest.*.json")).read_text())
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     annotations = manifest["layers"][0]["annotations"]
     p50, p95 = _timed(
         lambda: verify_cosign_layer(envelope, annotations, options, media_type=DSSE_ENVELOPE), 50
@@ -97,17 +99,17 @@ def main() -> int:
         ("cdx-1.4.cyclonedx-php-composer.laravel-7.12.0.cdx.json", "cyclonedx"),
         ("spdx-2.3.syft-0.76.0.alpine-image.spdx.json", "spdx"),
     ]:
-        document = json.loads((SHARED / "sbom" / name).read_text())
+        document = json.loads((THIRDPARTY / "sbom" / name).read_text())
         p50, _ = _timed(lambda d=document, f=fmt: parse_sbom(d, f), 10)
         print(f"SBOM parse + validate {name}: p50 {p50:.1f} ms")
 
-    report = json.loads((SHARED / "vulns" / "grype-busybox-1.32.1.grype-0.94.0.json").read_text())
+    report = json.loads((THIRDPARTY / "vulns" / "grype-busybox-1.32.1.grype-0.94.0.json").read_text())
     p50, _ = _timed(lambda: normalise(report), 50)
     print(f"grype report normalisation (15 matches): p50 {p50:.3f} ms")
 
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "grype"
-        source = SHARED / "vulns" / "grype-busybox-1.32.1.grype-0.94.0.json"
+        source = THIRDPARTY / "vulns" / "grype-busybox-1.32.1.grype-0.94.0.json"
         script.write_text(f"#!{sys.executable}\nimport sys\nsys.stdout.write(open({str(source)!r}).read())\n")
         script.chmod(0o755)
         os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -27,6 +27,7 @@ from gate.evidence.skill.collect import SkillRequest, collect_document  # noqa: 
 from gate.profile import load_profile  # noqa: E402
 from gate.skills.pipeline import decide  # noqa: E402
 from tests.skills.factory import BENIGN, MALICIOUS  # noqa: E402
+from tests.skills.pairs import PAIRS  # noqa: E402
 
 SOURCE = "https://github.com/acme/skills@" + "3f1c" * 10
 
@@ -57,6 +58,28 @@ def agreement(label: str, unsafe: dict[Path, bool], kinds: dict[Path, str]) -> N
     )
 
 
+def pairs(profile: object) -> None:
+    """Benign skills and their one-construct malicious twins (tests/skills/pairs.py), by tier."""
+    with tempfile.TemporaryDirectory(prefix="gate-bench-pairs-") as folder:
+        built = {}
+        for name, (tier, benign, twin, _code) in PAIRS.items():
+            built[name] = (tier, benign(Path(folder, "b", name)), twin(Path(folder, "m", name)))
+        for tier in ("untrusted", "semi-trusted"):
+            fp = caught = 0
+            counted = [n for n, (t, _b, _m) in built.items() if tier == "semi-trusted" or t == tier]
+            for name in counted:
+                _t, benign_path, twin_path = built[name]
+                for path, is_benign in ((benign_path, True), (twin_path, False)):
+                    request = SkillRequest(str(path), source=SOURCE, tier=tier)
+                    verdict = decide(collect_document(request, profile), profile, "regorus")["verdict"]  # type: ignore[arg-type]
+                    if is_benign and verdict != "promote":
+                        fp += 1
+                    if not is_benign and verdict == "block":
+                        caught += 1
+            n = len(counted)
+            print(f"  pairs, {tier}: {fp}/{n} benign refused, {caught}/{n} twins refused")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=200)
@@ -77,6 +100,7 @@ def main() -> None:
         print(f"tree: {len(skills)} skills, {files} files, {size / 1024:.0f} KiB")
         print(f"gate (collect + decide, one process): {len(skills) / took:.1f} skills/s ({took:.2f} s)")
         agreement("gate", refused, kinds)
+        pairs(profile)
         scanner = ROOT / ".ci" / "cache" / "skill-scanner" / "bin" / "skill-scanner"
         if not scanner.exists():
             print("cisco-ai-skill-scanner: not installed (.ci/run installs it); no side-by-side figure")

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gate import schemas
-from gate.document import read_bytes
+from gate.document import load_config
 from gate.errors import InputError
 from gate.policy import PolicySet
 from gate.resources import profiles_dir
@@ -40,35 +37,6 @@ class Profile:
         return config
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice (the second would win silently)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    keys = [loader.construct_object(key, deep=True) for key, _ in node.value]
-    for i, key in enumerate(keys):
-        if key in keys[:i]:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", node.value[i][0].start_mark
-            )
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _non_finite(value: Any, pointer: str = "") -> str:
-    """The JSON pointer of the first NaN or infinity in *value*, or ""."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return pointer or "/"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, child in items:
-        found = _non_finite(child, f"{pointer}/{key}")
-        if found:
-            return found
-    return ""
-
-
 def resolve(name_or_path: str) -> Path:
     """A path as given, or the bundled profile of that name."""
     candidate = Path(name_or_path)
@@ -86,21 +54,9 @@ def resolve(name_or_path: str) -> Path:
 def load_profile(name_or_path: str) -> Profile:
     """Read and schema-check a profile; errors name the file and the field."""
     path = resolve(name_or_path)
-    data = read_bytes(str(path), MAX_PROFILE_BYTES)
-    try:
-        loader = _StrictLoader(data)  # a SafeLoader: plain data only, no Python objects
-        try:
-            settings = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        first = str(exc).replace("\n", " ")
-        raise InputError(f"{path}: not valid YAML: {first}") from None
+    settings, data = load_config(str(path), MAX_PROFILE_BYTES)  # plain data, duplicate keys refused
     if not isinstance(settings, dict):
         raise InputError(f"{path}: a profile must be a YAML mapping")
-    odd = _non_finite(settings)
-    if odd:
-        raise InputError(f"{path}: invalid profile: {odd}: not a finite number")
     found = schemas.problems("profile", settings)
     if found:
         raise InputError(f"{path}: invalid profile: {'; '.join(found)}")

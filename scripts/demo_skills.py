@@ -7,7 +7,8 @@
 3. scans it, evaluates it (approved_limited: approvals missing), records two
    signed approvals, evaluates again (approved_trusted) and publishes it;
 4. runs the four startup gates on a manifest that loads it (a signed startup
-   attestation), then revokes it and shows the startup refused;
+   attestation), then revokes it (a revocation signed by the incident
+   commander) and shows the startup refused;
 5. removes everything it made.
 
 Run from the repository root: ``.venv/bin/python scripts/demo_skills.py``.
@@ -153,6 +154,10 @@ def main() -> None:
             digest,
             "--reason",
             "demo: suspected compromise",
+            "--role",
+            "incident-commander",
+            "--key",
+            str(work / "ian.key"),
             "--as",
             "ian",
             "--profile",

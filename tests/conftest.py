@@ -16,6 +16,18 @@ def container_examples() -> list[str]:
     return sorted(p.name.removesuffix(".input.json") for p in CONTAINER_FIXTURES.glob("*.input.json"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A skipped test is a failed test: a missing file, binary or package must be installed, not
+    passed over. Only tests marked ``cannot_run_here`` may skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("cannot_run_here") is None:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, which counts as a failure here: {reason}"
+
+
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
     """Each test using this fixture runs once per engine."""

@@ -19,6 +19,9 @@ from gate.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 REGO = ROOT / "rego"
 SCHEMAS = ROOT / "schemas"
+# Real third-party material (signatures, SBOMs, scanner reports), copied into the
+# repository with its provenance: fixtures/thirdparty/README.md and PROVENANCE.tsv.
+THIRDPARTY = ROOT / "fixtures" / "thirdparty"
 BUNDLED_PROFILE = ROOT / "policy-profiles" / "nim-promotion.yaml"
 ENGINES = ("regorus", "opa")
 BIN = Path(sys.executable).parent
@@ -39,6 +42,7 @@ CONTAINER_CODES = [
     "unsigned",
     "wrong_identity",
     "wrong_issuer",
+    "signed_identity_mismatch",
     "expired_cert",
     "rekor_unreachable",
     "missing_sbom",

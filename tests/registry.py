@@ -316,7 +316,7 @@ SBOM_SPDX_TYPE = "application/spdx+json"
 IMAGE_CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 EMPTY_TYPE = "application/vnd.oci.empty.v1+json"
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "thirdparty"
 
 
 def _digest(data: bytes) -> str:

@@ -11,7 +11,7 @@ from tests.conftest import CONTAINER_FIXTURES, container_examples
 
 EXIT_FOR_VERDICT = {"promote": 0, "block": 1, "manual-review": 3}
 
-# The contract rows the examples must cover (DECISIONS.md section 1).
+# The contract rows the examples must cover (docs/decisions.md section 1).
 REQUIRED_EXAMPLES = {
     "clean-runtime-promote", "unsigned", "digest-drift", "missing-sbom", "missing-model-card",
     "label-only-model-card", "cve-regression", "expired-cert", "wrong-issuer", "wrong-identity",

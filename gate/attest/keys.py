@@ -130,15 +130,9 @@ def read_key_source(spec: str) -> tuple[bytes, str]:
         if len(data) > MAX_KEY_BYTES:
             raise InputError(f"{spec}: larger than the limit of {MAX_KEY_BYTES} bytes")
         return data, spec
-    path = Path(spec)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_KEY_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{spec}: cannot read key: {exc.strerror or exc}") from None
-    if len(data) > MAX_KEY_BYTES:
-        raise InputError(f"{spec}: larger than the limit of {MAX_KEY_BYTES} bytes")
-    return data, spec
+    from gate.fsutil import read_bounded
+
+    return read_bounded(spec, MAX_KEY_BYTES), spec
 
 
 def _is_encrypted(data: bytes) -> bool:

@@ -6,7 +6,7 @@ Two Statements about the same subject, each in its own DSSE envelope:
    which any SLSA-aware admission controller understands, and
 2. gate's decision predicate (``https://gate.dev/attestation/decision/v1``,
    ``schemas/attestation-decision.schema.json``), which carries the whole
-   decision, the DECISIONS.md §1 claims, provenance and the input digest.
+   decision, the docs/decisions.md §1 claims, provenance and the input digest.
 
 The subject is the artifact: ``subject.ref`` and its sha256 digest (for an
 image, the digest the registry resolved). When the input document names no
@@ -153,7 +153,7 @@ def registry_of(ref: Any) -> str | None:
 
 
 def container_claims(document: Any, decision: dict[str, Any], cve_delta: Any) -> dict[str, Any]:
-    """DECISIONS.md §1 claims, read from the evidence that was evaluated."""
+    """docs/decisions.md §1 claims, read from the evidence that was evaluated."""
     evidence = _get(document, "evidence") or {}
     signature = _get(evidence, "signature") or {}
     sbom = _get(evidence, "sbom") or {}

@@ -13,25 +13,29 @@ the line with the bytes ``,"entry_hash":"<64 hex>"`` removed. Verification
 hashes those bytes directly instead of re-canonicalising every entry;
 ``gate audit verify --strict`` also re-canonicalises, and the tests check
 that both agree.
+
+Every reader checks a line the same way (:func:`check_entry`): that hash,
+then the line parsed as JSON with exactly the members and types of an
+entry. Verification, ``show``, appends (the tail) and repair all call it,
+so no line one of them accepts is refused by another: a correct hash alone
+proves nothing about a line's shape, since anyone can compute sha256.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from hashlib import sha256
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
 import rfc8785
 
 GENESIS = "0" * 64
 MAX_LINE_BYTES = 1024 * 1024
 
 _ENTRY_HASH = b',"entry_hash":"'
-_PREV_HASH = b',"prev_hash":"'
-_SEQ = b',"seq":'
-_HEX = frozenset(b"0123456789abcdef")
 
 
 class EntryError(ValueError):
@@ -108,9 +112,8 @@ def encode(
     return line + b"\n", entry_hash
 
 
-@dataclass(frozen=True)
-class Link:
-    """What the fast verification reads from a line without parsing it as JSON."""
+class Link(NamedTuple):
+    """What verification needs of a checked line: its place in the chain (a tuple: cheap to make)."""
 
     seq: int
     """The entry's seq."""
@@ -120,58 +123,70 @@ class Link:
     """Its entry_hash (hex, ASCII bytes), already checked against the line."""
 
 
-def link_of(line: bytes) -> tuple[int, bytes, bytes]:
-    """(seq, prev_hash, entry_hash) of one line (without its newline), its entry_hash checked.
+_MEMBERS = frozenset({"data", "entry_hash", "event", "prev_hash", "seq", "subject_digest", "time"})
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
-    The members after ``data`` are strings, a number and hex, and a JSON
-    string never holds an unescaped quote, so the last occurrence of each
-    marker is the top-level member (``data`` may nest anything). A hash
-    that equals a sha256 hexdigest (entry_hash), or the previous entry's
-    entry_hash (prev_hash, compared by the caller), is 64 lower-case hex
-    digits by construction, so the hot path does not check that again.
+
+def _checked(line: bytes) -> tuple[Link, dict[str, Any]]:
+    """The one check every reader applies to a line (without its newline).
+
+    1. The hash, over the stored bytes: the last ``,"entry_hash":"<64>"``
+       is cut out and the rest hashed. A JSON string never holds an
+       unescaped quote, so in a line gate wrote the last such member is the
+       top-level one (``data``, the only member before it, may nest
+       anything); and a line whose cut is elsewhere would have to hold its
+       own hash in the bytes it hashes, which sha256 does not allow.
+    2. The line parsed as JSON (orjson): exactly the members of an entry,
+       each of its type, the parsed entry_hash the one just checked.
+
+    seq and prev_hash come from the parsed object, so what verification
+    links is what ``show`` prints.
     """
-    if not line.startswith(b'{"data":{') or line[-1:] != b"}":
-        raise EntryError("not a gate audit entry")
     at = line.rfind(_ENTRY_HASH)
     if at < 0:
-        raise EntryError("no entry_hash")
+        raise EntryError("not a gate audit entry (no entry_hash)")
     start = at + 15  # len(_ENTRY_HASH)
     entry_hash = line[start : start + 64]
     if line[start + 64 : start + 65] != b'"':
         raise EntryError("entry_hash is not 64 characters")
     if sha256(line[:at] + line[start + 65 :]).hexdigest().encode() != entry_hash:
         raise EntryError("entry_hash does not match the entry (the line was changed)")
-    prev_at = line.rfind(_PREV_HASH, start)
-    seq_at = line.rfind(_SEQ, prev_at)
-    if prev_at < 0 or seq_at < 0:
-        raise EntryError("members are missing or out of canonical order")
-    prev_hash = line[prev_at + 14 : prev_at + 78]  # len(_PREV_HASH) == 14
-    end = line.find(b",", seq_at + 7)  # len(_SEQ) == 7
-    digits = line[seq_at + 7 : end]
-    if not digits.isdigit() or digits[:1] == b"0":
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        raise EntryError("not valid JSON") from None
+    if not isinstance(value, dict) or value.keys() != _MEMBERS:
+        raise EntryError("members are not exactly those of an audit entry")
+    seq, prev_hash, event, subject = value["seq"], value["prev_hash"], value["event"], value["subject_digest"]
+    if type(seq) is not int or seq < 1:
         raise EntryError("seq is not a positive integer")
-    return int(digits), prev_hash, entry_hash
-
-
-def check_line(line: bytes) -> Link:
-    """Check one line (without its newline): shape, entry_hash, seq and prev_hash."""
-    seq, prev_hash, entry_hash = link_of(line)
-    if len(prev_hash) != 64 or not _HEX.issuperset(prev_hash):
+    if type(prev_hash) is not str or not _SHA256_HEX.fullmatch(prev_hash):
         raise EntryError("prev_hash is not 64 lower-case hex digits")
-    return Link(seq, prev_hash, entry_hash)
+    if type(value["entry_hash"]) is not str or value["entry_hash"].encode() != entry_hash:
+        raise EntryError("members are ambiguous (entry_hash)")
+    if (
+        type(value["time"]) is not str
+        or type(event) is not str
+        or not event
+        or (subject is not None and type(subject) is not str)
+        or type(value["data"]) is not dict
+    ):
+        raise EntryError("a member has the wrong type (time, event, subject_digest or data)")
+    return Link(seq, prev_hash.encode(), entry_hash), value
+
+
+def check_entry(line: bytes) -> Link:
+    """Check one line (without its newline) as every reader of the log does (see _checked).
+
+    ``gate audit verify``, ``show``, appends (the tail) and repair all call
+    this, so a line one of them accepts is never refused by another.
+    """
+    return _checked(line)[0]
 
 
 def parse_line(line: bytes, *, strict: bool = False) -> Entry:
     """Parse a checked line into an Entry; *strict* also checks the line is RFC 8785 canonical."""
-    link = check_line(line)
-    try:
-        value = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise EntryError("not valid JSON") from None
-    if not isinstance(value, dict) or set(value) != {
-        "data", "entry_hash", "event", "prev_hash", "seq", "subject_digest", "time",
-    }:  # fmt: skip
-        raise EntryError("members are not exactly those of an audit entry")
+    _, value = _checked(line)
     if strict:
         try:
             canonical = rfc8785.dumps(value)
@@ -179,7 +194,7 @@ def parse_line(line: bytes, *, strict: bool = False) -> Entry:
             raise EntryError(f"not representable as RFC 8785 JSON: {exc}") from None
         if canonical != line:
             raise EntryError("not in RFC 8785 canonical form")
-    entry = Entry(
+    return Entry(
         value["seq"],
         value["time"],
         value["event"],
@@ -188,6 +203,3 @@ def parse_line(line: bytes, *, strict: bool = False) -> Entry:
         value["prev_hash"],
         value["entry_hash"],
     )
-    if entry.seq != link.seq or entry.prev_hash.encode() != link.prev_hash:
-        raise EntryError("members are ambiguous")
-    return entry

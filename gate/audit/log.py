@@ -45,7 +45,7 @@ from gate.audit.entry import (
     MAX_LINE_BYTES,
     Entry,
     EntryError,
-    check_line,
+    check_entry,
     encode,
     now_rfc3339,
     parse_line,
@@ -204,7 +204,7 @@ class AuditLog:
                 line = handle.readline(MAX_LINE_BYTES + 1)
             if line.endswith(b"\n"):
                 try:
-                    return check_line(line[:-1]).entry_hash.decode("ascii")
+                    return check_entry(line[:-1]).entry_hash.decode("ascii")
                 except EntryError as exc:
                     raise AuditError(f"{path}: line 1: {exc}") from None
             if line:
@@ -224,7 +224,7 @@ class AuditLog:
             if line is None:
                 continue
             try:
-                link = check_line(line)
+                link = check_entry(line)
             except EntryError as exc:
                 raise AuditError(
                     f"{path}: the last entry is corrupt ({exc}): run gate audit verify {self.path}"
@@ -345,7 +345,7 @@ class AuditLog:
                 return None
             if line is not None:
                 try:
-                    check_line(line)
+                    check_entry(line)
                 except EntryError as exc:
                     raise AuditError(
                         f"{path}: the entry before the incomplete line is corrupt ({exc}); "

@@ -19,7 +19,7 @@ from typing import Any
 
 from gate.attest.keys import VerifyKey
 from gate.audit import checkpoint as cp
-from gate.audit.entry import GENESIS, EntryError, link_of, parse_line
+from gate.audit.entry import GENESIS, EntryError, check_entry, parse_line
 from gate.audit.log import AuditLog, read_lines
 
 
@@ -82,10 +82,12 @@ def verify_log(
         last_file = index == len(files) - 1
         for number, line, complete in read_lines(path):
             if complete and not strict:
-                # The hot path: one line of a sound log. Anything unusual falls through to
-                # the checks below, which say what is wrong and where.
+                # The hot path: one line of a sound log, checked exactly as show, appends and
+                # repair check it (check_entry), so verify never passes a line they refuse.
+                # Anything unusual falls through to the checks below, which say what is wrong.
                 try:
-                    seq, prev_hash, entry_hash = link_of(line)
+                    link = check_entry(line)
+                    seq, prev_hash, entry_hash = link.seq, link.prev_hash, link.entry_hash
                 except EntryError:
                     seq = -1
                 if seq == expected and prev_hash == prev:
@@ -107,9 +109,10 @@ def verify_log(
                     )  # fmt: skip
                 return Report(False, expected - 1, len(files), expected, f"{where}: archive ends mid-line")
             try:
-                seq, prev_hash, entry_hash = link_of(line)
                 if strict:
                     parse_line(line, strict=True)
+                link = check_entry(line)
+                seq, prev_hash, entry_hash = link.seq, link.prev_hash, link.entry_hash
             except EntryError as exc:
                 return Report(False, expected - 1, len(files), expected, f"{where}: entry {expected}: {exc}")
             if seq != expected:

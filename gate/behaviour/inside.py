@@ -5,7 +5,8 @@ is in one), starts the inference server bound to 127.0.0.1 with the rlimits
 it was given, waits for it to be healthy, sends every prompt with
 deterministic sampling, and prints one JSON line per event on stdout. The
 server's whole process group is killed when it is done, whatever happened.
-Standard library only: it must start fast and import nothing of the model's.
+Standard library only (and gate.procs, which is too): it must start fast and import
+nothing of the model's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 import urllib.error
 import urllib.request
 from typing import Any
+
+from gate import procs
 
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -85,15 +88,15 @@ def run(config: dict[str, Any]) -> int:
     log = open(os.path.join(config["tmp"], "server.log"), "wb")  # noqa: SIM115 - closed below
     started = time.monotonic()
     try:
-        server = subprocess.Popen(
+        # Its own process group, killed below, and dead with this process whatever kills it.
+        server = procs.spawn(
             config["server_argv"],
+            preexec=_limits(config["limits"]),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             cwd=config["tmp"],
             env=config["env"],
-            preexec_fn=_limits(config["limits"]),
-            start_new_session=True,
         )
     except OSError as exc:
         emit(event="error", stage="start", detail=f"cannot start the server: {exc.strerror}")

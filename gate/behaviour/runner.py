@@ -19,13 +19,10 @@ is never a pass.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate import procs
 from gate.behaviour.suite import Suite
 
 EXCERPT = 240
@@ -116,11 +114,8 @@ def network_namespace_available() -> bool:
     global _netns_ok
     if _netns_ok is None:
         try:
-            result = subprocess.run(
-                ["unshare", "--net", "--", "true"], capture_output=True, timeout=10, check=False
-            )
-            _netns_ok = result.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
+            _netns_ok = procs.run(["unshare", "--net", "--", "true"], timeout=10).code == 0
+        except OSError:
             _netns_ok = False
     return _netns_ok
 
@@ -191,26 +186,15 @@ def run_suite(model: Path, suite: Suite, settings: Settings) -> dict[str, Any]:
     started = time.monotonic()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
     try:
-        process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=tmp, start_new_session=True
+        # Its own session, killed on the deadline, when done and with gate (gate.procs).
+        done = procs.run(
+            argv, timeout=budget, env=env, cwd=tmp, stdout_cap=MAX_OUTPUT_BYTES, stderr_cap=0, keep="head"
         )
-        try:
-            out, _ = process.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            _kill(process)
-            out = b""
+        if done.timed_out:
             return {**base, "detail": f"the smoke test did not finish within {budget:g} s and was killed"}
-        finally:
-            _kill(process)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {**base, **_evidence(out[:MAX_OUTPUT_BYTES], suite, time.monotonic() - started)}
-
-
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    return {**base, **_evidence(done.stdout, suite, time.monotonic() - started)}
 
 
 def _evidence(out: bytes, suite: Suite, seconds: float) -> dict[str, Any]:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gate.document import load_config
 from gate.errors import InputError
 
 DEFAULT_SUITE = Path(__file__).resolve().parent / "suites" / "default.yaml"
@@ -61,16 +60,7 @@ class Suite:
 def load_suite(path: str | Path | None = None) -> Suite:
     """Load and check a suite; a bad suite is an input error naming the file."""
     source = Path(path) if path else DEFAULT_SUITE
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read the smoke-test suite: {exc.strerror}") from None
-    if len(data) > MAX_SUITE_BYTES:
-        raise InputError(f"{source}: the smoke-test suite is larger than {MAX_SUITE_BYTES} bytes")
-    try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    doc, data = load_config(str(source), MAX_SUITE_BYTES)
     if (
         not isinstance(doc, dict)
         or not isinstance(doc.get("prompts"), list)

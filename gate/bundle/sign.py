@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
+from gate.document import no_duplicate_keys, parse_yaml_one
 from gate.errors import InputError
 
 STRUCTURED_NAMES = ("data.json", "data.yaml", ".manifest", ".signatures.json")
@@ -105,15 +104,18 @@ def is_structured(name: str) -> bool:
 
 def parse_structured(name: str, data: bytes) -> Any:
     """Parse a structured bundle file, keeping JSON numbers as written."""
+    if name.endswith(".yaml"):
+        return parse_yaml_one(name, data)  # strict: a key given twice is refused, aliases bounded
     try:
-        if name.endswith(".yaml"):
-            return yaml.safe_load(data.decode("utf-8"))
-        return json.loads(data.decode("utf-8"), parse_int=_Number, parse_float=_Number)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        return json.loads(
+            data.decode("utf-8"),
+            parse_int=_Number,
+            parse_float=_Number,
+            object_pairs_hook=no_duplicate_keys,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(
-            f"{name}: not valid {'YAML' if name.endswith('.yaml') else 'JSON'}: {first}"
-        ) from None
+        raise InputError(f"{name}: not valid JSON: {first}") from None
 
 
 def file_hash(name: str, data: bytes, algorithm: str = "SHA-256") -> str:

@@ -13,6 +13,7 @@ turns that rule's failures or warnings into one exception per naming entry.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,20 @@ from typing import Any
 from gate.check.loaders import Loaded, load
 from gate.engine import create_engine
 from gate.engine.interface import Engine, JsonDocument, Undefined
-from gate.errors import EngineError, InputError, UsageError
+from gate.errors import EngineError, InputError, PolicyError, UsageError
 from gate.policy import PolicySet, load_policies
 
 _FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
 _WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
 _RULE_HEAD = re.compile(r"^((?:deny|violation|warn)(?:_[a-zA-Z0-9]+)*)\b(?!\s*\()", re.MULTILINE)
 _MAX_FILES = 10_000
+# A deny/violation/warn head with a key and "if" or a value: an object rule
+# (in Rego v1 "deny[msg] if" maps msg to true; a set needs "contains"). Its
+# value is never a set of messages. conftest refuses such policies.
+_OBJECT_HEAD = re.compile(
+    r"^((?:deny|violation|warn)(?:_[a-zA-Z0-9]+)*)\s*\[[^\]\n]*\]\s*(?:if\b|:?=)", re.MULTILINE
+)
+_PACKAGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,52 @@ def rule_counts(policies: PolicySet, namespace: str) -> dict[str, int]:
     return counts
 
 
+def refuse_object_rules(policies: PolicySet) -> None:
+    """Refuse a deny/violation/warn rule written as an object rule (``deny[msg] if``).
+
+    Its value is an object, never a set of messages, so it would count as a
+    pass however often it fires; conftest refuses the policy for the same reason.
+    """
+    for rego_file in policies.modules(include_tests=False):
+        match = _OBJECT_HEAD.search(rego_file.text)
+        if match:
+            line = rego_file.text.count("\n", 0, match.start()) + 1
+            name = match.group(1)
+            raise PolicyError(
+                f"{rego_file.path}:{line}: rule {name} is an object rule, not a set of messages "
+                f"('if' without 'contains'): write '{name} contains msg if {{ ... }}'"
+            )
+
+
+def select_namespaces(policies: PolicySet, requested: list[str]) -> list[str]:
+    """The namespaces to test: names as given, globs (``*``, ``ma*``) matched against the
+    packages that define deny/violation/warn rules; a name that is neither is refused."""
+    known = namespaces_of(policies)
+    selected: list[str] = []
+    for name in requested:
+        if any(c in name for c in "*?["):
+            matched = [ns for ns in known if fnmatch.fnmatchcase(ns, name)]
+            if not matched:
+                raise UsageError(
+                    f"--namespace {name!r} matches no package with deny, violation or warn rules "
+                    f"(known: {', '.join(known) or 'none'})"
+                )
+            selected.extend(ns for ns in matched if ns not in selected)
+        elif not _PACKAGE.match(name):
+            raise UsageError(f"--namespace {name!r} is not a Rego package name (or a glob such as 'ma*')")
+        elif name not in selected:
+            selected.append(name)
+    return selected
+
+
+def _rule_value(ref: str, value: Any) -> Any:
+    """A rule's value must be a set (a list here), a boolean or undefined."""
+    if value is None or isinstance(value, (list, bool)):
+        return value
+    kind = "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
+    raise PolicyError(f"{ref} is {kind}, not a set of messages: write its rules as 'contains ... if'")
+
+
 def exception_name(rule: str) -> str:
     """The name an exception rule uses for *rule*."""
     for prefix in ("deny_", "violation_"):
@@ -157,7 +211,8 @@ def check_one(
             for item in entry
             if item == name
         ]
-        found = _results(f"data.{namespace}.{rule}", _evaluate(engine, f"data.{namespace}.{rule}", document))
+        ref = f"data.{namespace}.{rule}"
+        found = _results(ref, _rule_value(ref, _evaluate(engine, ref, document)))
         if not waived:
             if _FAILURE.match(rule):
                 result.failures.extend(found)
@@ -232,6 +287,7 @@ def run_check(
     for directory in policy_dirs:
         loaded = load_policies(directory)
         policies.files.extend(loaded.files)
+    refuse_object_rules(policies)
     modules = [(f.path, f.text) for f in policies.modules(include_tests=False)]
     if rego_version == "v0":
         if engine != "regorus":
@@ -243,7 +299,7 @@ def run_check(
         compiled: Engine = RegorusEngine(modules, data or {}, rego_v0=True)
     else:
         compiled = create_engine(engine, modules, data or {})
-    selected = namespaces if namespaces is not None else namespaces_of(policies)
+    selected = select_namespaces(policies, namespaces) if namespaces is not None else namespaces_of(policies)
     files = [load(path, parser) for path in _expand(paths)]
     if not files:
         raise UsageError("no input files")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import click
@@ -59,13 +60,18 @@ def _sha256_arg(value: str | None, option: str) -> str | None:
 def _file_sha256(path: Path) -> str:
     if path.is_dir():
         raise UsageError(f"--artifact {path}: a directory; give its digest with --digest sha256:...")
+    from gate.fsutil import open_regular
+
     digest = hashlib.sha256()
+    fd, _ = open_regular(str(path))  # a FIFO or device: one line, exit 2, never a hang
     try:
-        with path.open("rb") as handle:
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 

@@ -60,14 +60,16 @@ def engine_option(f: F) -> F:
 
 def profile_option(required: bool = True, default: str | None = None) -> Callable[[F], F]:
     """``-p/--profile NAME|PATH`` (with a *default*, not required)."""
+    # An explicit default=None counts as a value in click 8.3+, so a required
+    # --profile would never be reported missing: pass a default only when there is one.
+    defaults: dict[str, Any] = {} if default is None else {"default": default, "show_default": True}
     return click.option(
         "-p",
         "--profile",
         required=required and default is None,
-        default=default,
-        show_default=default is not None,
         metavar="NAME|PATH",
         help="bundled profile name (e.g. nim-promotion) or a profile YAML file",
+        **defaults,
     )
 
 

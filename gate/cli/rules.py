@@ -12,9 +12,15 @@ from gate.errors import EXIT_PROMOTE
 
 @click.command("rules", short_help="list the reason codes")
 @policy_dir_option
-@output_option()
+@output_option("text", "json", "markdown")
 def rules(policy_dir: Path | None, output: str) -> int:
-    """Print the catalogue of reason codes, generated from the Rego METADATA."""
+    """Print the catalogue of reason codes, generated from the Rego METADATA.
+
+    \b
+    gate rules                          # code, severity, title
+    gate rules -o json                  # with descriptions, solutions, rule locations
+    gate rules -o markdown > docs/reason-codes.md   # the reference in docs/
+    """
     from gate.policy import load_policies
     from gate.resources import rego_dir
 

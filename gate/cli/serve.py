@@ -34,8 +34,12 @@ endpoints (OPA's REST Data API):
 
 Every endpoint but /health needs "Authorization: Bearer TOKEN" when a token is
 set (--token-file or $GATE_SERVE_TOKEN; required on a non-loopback address).
-Bodies over --max-body-bytes get 413 before they are read. SIGTERM stops
-accepting connections and lets requests in flight finish.
+Bodies over --max-body-bytes get 413 before they are read; headers over
+--max-header-bytes get 400; a request not fully sent within --read-timeout
+gets 408 and its connection is closed. Every evaluation runs in a child
+process under --query-timeout and --query-memory-bytes: past either, 500,
+and the worker keeps serving. SIGTERM stops accepting connections and lets
+requests in flight finish.
 
 """
     + EXIT_CODES_HELP
@@ -93,9 +97,49 @@ def _cpu_count() -> int:
 @click.option(
     "--registry-dir",
     metavar="DIR",
-    help="answer POST /v1/model/promote (gate watch announcements) for this registry folder; needs a token",
+    help="answer POST /v1/model/promote (gate watch announcements) for this registry folder; "
+    "needs a token and --watch-key",
+)
+@click.option(
+    "--watch-key",
+    metavar="FILE",
+    help="the gate watch provenance public key (PEM): a promotion is recorded only when the "
+    "artifact's sha256 and its manifest's DSSE signature verify",
 )
 @click.option("--graceful-timeout", type=click.IntRange(0), default=30, show_default=True, metavar="SECONDS")
+@click.option(
+    "--query-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="time (wall clock and CPU) one evaluation may take; past it: 500",
+)
+@click.option(
+    "--query-memory-bytes",
+    type=click.IntRange(16 * 1024 * 1024),
+    default=1024 * 1024 * 1024,
+    show_default=True,
+    metavar="BYTES",
+    help="memory one evaluation may add to its worker's; past it: 500",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="time a client has to send a request's headers and body; past it: 408, closed",
+)
+@click.option("--max-header-bytes", type=click.IntRange(1024), default=64 * 1024, show_default=True)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=1024,
+    show_default=True,
+    metavar="N",
+    help="open connections per worker; more are closed at once",
+)
 def serve(
     addr: str,
     profile: str | None,
@@ -110,7 +154,13 @@ def serve(
     max_body_bytes: int,
     attest_key: str | None,
     registry_dir: str | None,
+    watch_key: str | None,
     graceful_timeout: int,
+    query_timeout: float,
+    query_memory_bytes: int,
+    read_timeout: float,
+    max_header_bytes: int,
+    max_connections: int,
 ) -> int:
     """Serve data.gate.main.decision (and every data path) as an OPA sidecar would."""
     import uvicorn
@@ -131,6 +181,12 @@ def serve(
         max_body_bytes=max_body_bytes,
         attest_key=attest_key,
         registry_dir=registry_dir,
+        query_timeout_s=query_timeout,
+        query_memory_bytes=query_memory_bytes,
+        read_timeout_s=read_timeout,
+        max_header_bytes=max_header_bytes,
+        max_connections=max_connections,
+        watch_key=watch_key,
         decision_log=DecisionLogConfig(
             path=decision_log, url=decision_log_url, masks=mask, include_input=log_input == "masked"
         ),
@@ -144,6 +200,11 @@ def serve(
         raise UsageError(
             "--registry-dir needs a bearer token (--token-file or $GATE_SERVE_TOKEN): "
             "promotions are never open"
+        )
+    if registry_dir and not watch_key:
+        raise UsageError(
+            "--registry-dir needs --watch-key (the gate watch public key): "
+            "a promotion is recorded only when its signed provenance verifies"
         )
     if registry_dir and not Path(registry_dir).is_dir():
         raise UsageError(f"--registry-dir {registry_dir}: not a folder")
@@ -163,6 +224,8 @@ def serve(
     # uvicorn re-raises the signal that stopped it once shutdown is complete;
     # after a graceful SIGTERM gate serve exits 0, as with several workers.
     signal.signal(signal.SIGTERM, lambda *_: None)
+    from gate.server.protocol import GateH11Protocol
+
     uvicorn.run(
         "gate.server.app:app_from_environment",
         factory=True,
@@ -170,7 +233,9 @@ def serve(
         port=port,
         workers=count,
         loop="auto",
-        http="auto",
+        # h11 with gate's read deadline and connection cap (httptools bounds no header size)
+        http=GateH11Protocol,
+        h11_max_incomplete_event_size=max_header_bytes,
         lifespan="on",
         access_log=False,
         log_level="warning",

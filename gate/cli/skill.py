@@ -30,12 +30,15 @@ examples:
   gate skill approve pdf-text --role security --key sec.pem --as bob
   gate skill publish pdf-text                              # approved_trusted only, with its evidence
   gate skill allowlist -o json > trusted-skills-allowlist.json
-  gate skill revoke sha256:... --reason "malicious update" --as carol
+  gate skill revoke sha256:... --reason "malicious update" --role incident-commander \\
+      --key ic.pem --as carol
   gate enforce --manifest skills.json --key startup.pem    # the four startup gates
 
 \b
 states: pending_scan -> rejected_scan | pending_policy -> approved_limited |
-approved_trusted | rejected_policy; approved -> revoked (re-intake only).
+approved_trusted | rejected_policy; any -> revoked. A revoked digest
+returns only through a new intake that reaches approved_trusted (two-party
+approval): until then it stays revoked and off the allowlist.
 Every transition is decided in Rego (rego/gate/skills) and recorded only
 when allowed. A skill is named by its name (latest submission), its
 sha256 digest, or #ID. Database: --db URL or $GATE_DB (as gate registry).
@@ -70,7 +73,9 @@ def _emit(output: str, value: Any, text: str) -> None:
 def _step_text(name: str, result: dict[str, Any]) -> str:
     decision = result["decision"]
     if result.get("unchanged"):
-        return f"{name}: stays {result['to']}"
+        held = [f"  {r['code']}: {r['message']}" for r in decision["results"]]
+        approved = result["to"] in ("approved_limited", "approved_trusted")
+        return "\n".join([f"{name}: stays {result['to']}", *([] if approved else held)])
     head = f"{name}: {result['from']} -> {result['to']}: {'recorded' if result['recorded'] else 'refused'}"
     lines = [head]
     if not result["recorded"] or result["to"] in ("rejected_scan", "rejected_policy"):
@@ -108,13 +113,17 @@ def scan(
     audit_log: str | None,
     **options: Any,
 ) -> int:
-    """Scan a skill folder or archive (exit 0 when it passes, 1 when it does not), or a submission.
+    """Scan a skill folder or archive, or a submission.
 
     A PATH that exists is scanned on its own: nothing is recorded, the
     decision is printed like gate eval's (usable in CI and pre-commit). A
     NAME, DIGEST or #ID names a submission in pending_scan: the scan and
     policy artifacts are stored and it moves to rejected_scan or
     pending_policy.
+
+    \b
+    Exit codes: 0 promote, 1 block, 3 manual-review (a PATH's decision);
+    2 bad usage or an unreadable package; 4 internal or engine error.
     """
     import os
 
@@ -265,31 +274,63 @@ def allowlist(output: str, db: str | None, audit_log: str | None) -> int:
 
 @skill.command("revoke")
 @click.argument("digest", metavar="DIGEST")
-@click.option("--reason", required=True, metavar="TEXT", help="why (incident reference, what was found)")
-@click.option("--as", "actor", required=True, metavar="ID", help="who revokes (must hold a revocation role)")
+@click.option("--reason", metavar="TEXT", help="why (incident reference, what was found), signed")
+@click.option("--role", metavar="ROLE", help="the revocation role revoked as (skills.revocation_roles)")
+@click.option("--key", metavar="FILE|env://VAR", help="the revoker's private key (gate keygen)")
+@click.option("--as", "revoker", metavar="ID", help="the revoker, as the profile's skills.people lists them")
+@click.option("--statement", metavar="FILE", help="record a revocation signed elsewhere instead")
 @profile_option(default="skills-quarantine")
 @output_option("text", "json")
 @engine_option
 @_db_options
 def revoke(
     digest: str,
-    reason: str,
-    actor: str,
+    reason: str | None,
+    role: str | None,
+    key: str | None,
+    revoker: str | None,
+    statement: str | None,
     profile: str,
     output: str,
     engine: str,
     db: str | None,
     audit_log: str | None,
 ) -> int:
-    """Emergency revocation: revoked at once, off the allowlist, audited, notification run.
+    """Emergency revocation, signed: revoked at once, off the allowlist, audited, notification run.
 
-    Exit 0 when revoked and notified, 1 when refused (not authorised) or
-    when the notification command failed (the revocation stands).
+    The revocation is a signed statement (--reason, --role, --key, --as; or
+    --statement FILE signed elsewhere) bound to the digest. It counts only
+    when the policy says so: a revocation role the profile lists, held by
+    the revoker, the signature verified against the revoker's key in the
+    profile, signed since this submission was taken in. Exit 0 when revoked
+    and notified, 1 when refused or when the notification command failed
+    (the revocation stands), 2 for bad usage.
     """
+    from gate.errors import UsageError
     from gate.profile import load_profile
-    from gate.skills.pipeline import revoke as run
+    from gate.skills.revocation import make
+    from gate.skills.revocation import revoke as run
 
-    result = run(_skills(db, audit_log), digest, reason, actor, load_profile(profile), engine)
+    loaded = load_profile(profile)
+    skills = _skills(db, audit_log)
+    if statement:
+        if reason or role or key or revoker:
+            raise UsageError(
+                "--statement FILE records a signed revocation as it is; no --reason, --role, --key or --as"
+            )
+        from gate.registry.store import load_json_file
+
+        envelope, _ = load_json_file(statement)
+        if not isinstance(envelope, dict):
+            raise UsageError(f"{statement}: not a DSSE envelope")
+    else:
+        if not (reason and role and key and revoker):
+            raise UsageError("give --reason, --role, --key and --as (or --statement FILE)")
+        from gate.attest.keys import load_signing_key
+        from gate.registry.approvals import sign_statement
+
+        envelope = sign_statement(make(skills.get(digest), revoker, role, reason), load_signing_key(key))
+    result = run(skills, digest, envelope, loaded, engine)
     if not result["recorded"]:
         text = "\n".join(f"refused: {r['code']}: {r['message']}" for r in result["decision"]["results"])
         _emit(output, result, text)

@@ -37,9 +37,12 @@ examples:
 what it does:
   An entry dropped into QUARANTINE_DIR (a file or a model folder) is taken once
   it is complete: its marker .<name>.ready exists, or its size and mtime have
-  not changed for --settle seconds. It is moved into a private work folder,
+  not changed for --settle seconds. It is copied into the private work folder
+  under --state-dir (owned by gate, mode 0700, outside QUARANTINE_DIR: else
+  gate watch refuses to start) and removed from QUARANTINE_DIR,
   decided exactly as `gate eval --artifact` decides it (the source URL comes
-  from .<name>.source, as with the seed's watcher), and then
+  from .<name>.source, as with the seed's watcher; a companion signature
+  <name>.sig or <name>.sigstore.json is verified with it), and then
     promote -> moved atomically into REGISTRY_DIR with <name>.provenance.json
                and <name>.provenance.dsse.json (signed), then announced with
                POST REGISTRY_URL/v1/model/promote (retried until it succeeds)
@@ -59,6 +62,14 @@ environment (wins over the options): QUARANTINE_DIR REGISTRY_DIR REGISTRY_URL
 """
     + EXIT_CODES_HELP
 )
+
+
+def default_state_dir() -> Path:
+    """/var/lib/gate/watch for root, else the XDG state folder (never inside the drop folder)."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/gate/watch")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "gate" / "watch"
 
 
 def _from_env(values: dict[str, Any]) -> dict[str, Any]:
@@ -83,11 +94,25 @@ def _from_env(values: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--audit-log", metavar="FILE", help="audit log (default: STATE_DIR/audit.jsonl; AUDIT_LOG_PATH)"
 )
-@click.option("--key", metavar="KEY", help="signing key for provenance manifests: PEM file or env://VAR")
+@click.option(
+    "--key",
+    metavar="KEY",
+    help="signing key for provenance manifests: PEM file or env://VAR "
+    "(default: /etc/secure-ai/keys/cosign.key when it exists)",
+)
+@click.option(
+    "--public-key", metavar="FILE", help="PEM public key that verifies key-signed companion signatures"
+)
+@click.option(
+    "--trusted-root", metavar="FILE", help="Sigstore trusted_root.json (default: the bundled production root)"
+)
 @click.option("--key-passphrase-env", metavar="VAR", help="environment variable holding the key's passphrase")
 @click.option("--token-path", metavar="FILE", help="file holding the registry API token (SERVICE_TOKEN_PATH)")
 @click.option(
-    "--state-dir", metavar="DIR", help="persisted states and lock (default: QUARANTINE_DIR/.gate-watch)"
+    "--state-dir",
+    metavar="DIR",
+    help="states, lock and the private work folder, owned by gate, mode 0700, outside QUARANTINE_DIR "
+    "(default: /var/lib/gate/watch as root, else $XDG_STATE_HOME/gate/watch or ~/.local/state/gate/watch)",
 )
 @click.option(
     "--settle",
@@ -123,15 +148,21 @@ def watch(**options: Any) -> int:
     ]
     if missing:
         raise UsageError(f"gate watch needs {', '.join(missing)} (or its environment variable)")
-    if not values.get("key"):
-        raise UsageError("gate watch needs --key (or GATE_WATCH_KEY): provenance manifests are always signed")
+    from gate.watch.service import SEED_KEY_PATH
+
+    key_spec = values.get("key") or (SEED_KEY_PATH if os.path.exists(SEED_KEY_PATH) else None)
+    if values.get("registry_url") and not key_spec:
+        raise UsageError(
+            "--registry-url needs a signing key (--key or GATE_WATCH_KEY): "
+            "the registry API records only promotions whose provenance manifest is signed"
+        )
     quarantine = Path(values["quarantine"])
-    state_dir = Path(values["state_dir"]) if values.get("state_dir") else quarantine / ".gate-watch"
+    state_dir = Path(values["state_dir"]) if values.get("state_dir") else default_state_dir()
     config = WatchConfig(
         quarantine=quarantine,
         registry=Path(values["registry_dir"]),
         profile=load_profile(values["profile"]),
-        key=load_key(values["key"], values.get("key_passphrase_env")),
+        key=load_key(key_spec, values.get("key_passphrase_env")) if key_spec else None,
         audit_log=Path(values["audit_log"]) if values.get("audit_log") else state_dir / "audit.jsonl",
         state_dir=state_dir,
         registry_url=values.get("registry_url"),
@@ -142,5 +173,7 @@ def watch(**options: Any) -> int:
         poll_s=float(values["poll"]),
         engine=str(values.get("engine") or "regorus"),
         fsverity=bool(values.get("fs_verity")),
+        public_key=values.get("public_key"),
+        trusted_root=values.get("trusted_root"),
     )
     return run_service(config, once=bool(values.get("once")))

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gate.errors import InputError
 from gate.evidence.directory import collect_directory, directory_digest
 from gate.formats.interface import DEFAULT_LIMITS, FileBlob, Limits
+from gate.fsutil import file_kind, open_fd
 
 BUFFER = 1024 * 1024
 MAX_HEADER_JSON = 64 * 1024
@@ -37,7 +39,7 @@ MAX_FINDINGS = 1000
 DEFAULT_MAX_FILES = 10_000
 DEFAULT_MAX_DEPTH = 16
 
-# Which stage a finding code belongs to (DECISIONS.md §2), for people
+# Which stage a finding code belongs to (docs/decisions.md §2), for people
 # reading the input document; the policy keeps its own table.
 STAGE_OF = {
     "unknown_format": "format",
@@ -51,6 +53,7 @@ STAGE_OF = {
     "entropy_anomaly": "static_scan",
     "weight_anomaly": "static_scan",
     "scanner_finding": "static_scan",
+    "scanner_error": "static_scan",
 }
 
 Progress = Callable[[int], None]
@@ -74,17 +77,6 @@ class Walk:
 
 def _display(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-    ):
-        if test(mode):
-            return name
-    return "block device" if stat.S_ISBLK(mode) else "special file"
 
 
 def walk(root: Path, max_files: int = DEFAULT_MAX_FILES, max_depth: int = DEFAULT_MAX_DEPTH) -> Walk:
@@ -130,7 +122,7 @@ def walk(root: Path, max_files: int = DEFAULT_MAX_FILES, max_depth: int = DEFAUL
                     continue
                 found.files.append((shown, path))
             else:
-                found.special.append((shown, _kind(mode)))
+                found.special.append((shown, file_kind(mode)))
     if count > max_files:
         found.limits.append(
             f"{count} files, more than the limit of {max_files}; {count - max_files} not scanned"
@@ -279,14 +271,10 @@ def scan_file(
 ) -> tuple[dict[str, Any], bytes]:
     """Hash and scan one regular file; returns its record and raw digest."""
     path = os.path.join(os.fsencode(root), rel) if rel else os.fsencode(root)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NONBLOCK", 0)  # never hang on a FIFO swapped in after the walk
     record: dict[str, Any] = {"path": shown[:4096]}
-    fd = os.open(path, flags)
+    # Never follows a link, never hangs on a FIFO swapped in after the walk (gate.fsutil).
+    fd, info = open_fd(path, follow_symlinks=False)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError("not a regular file")
         digest = hash_fd(fd, info.st_size, progress)
         record.update(
             sha256=digest.hex(),
@@ -381,14 +369,16 @@ def collect_artifact(
         return section
     if stat.S_ISREG(info.st_mode):
         tick = progress(info.st_size) if progress else None
-        record, digest = scan_file(root, b"", root.name, scan, limits, tick, thresholds)
+        try:
+            record, digest = scan_file(root, b"", root.name, scan, limits, tick, thresholds)
+        except OSError as exc:  # unreadable, or swapped for a FIFO since the lstat
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
         section.update(kind="file", files=[record], size=record["size"], file_count=1)
         section["digest"] = "sha256:" + digest.hex()
         return section
     if not stat.S_ISDIR(info.st_mode):
-        section.update(kind="file", files=[_unreadable(root.name, f"{root.name} is a {_kind(info.st_mode)}")])
-        section.update(size=0, file_count=1, digest="")
-        return section
+        # Nothing to collect, and no scanner may be handed it: one line, exit 2.
+        raise InputError(f"{path}: a {file_kind(info.st_mode)}, not a regular file or a folder")
     found = walk(root, max_files, max_depth)
     total = 0
     sizes = []

@@ -257,34 +257,64 @@ def _guard(collection: Collection, section: str, produce: Callable[[], dict[str,
         }
 
 
-def signature_options(request: ContainerRequest) -> SignatureOptions:
-    """What the operator expects of a signature (identity, issuer, trust root, keys)."""
-    from gate.evidence.signatures import SignatureOptions
-
+def _key_files(request: ContainerRequest) -> list[bytes]:
     keys: list[bytes] = []
     for path in request.keys:
         try:
             keys.append(path.read_bytes()[:MAX_KEY_BYTES])
         except OSError as exc:
             raise KeyFileError(f"{path}: cannot read the public key: {exc.strerror}") from None
+    return keys
+
+
+def _pems(value: object) -> tuple[bytes, ...]:
+    return tuple(p.encode() for p in value if isinstance(p, str)) if isinstance(value, list) else ()
+
+
+def signature_options(
+    request: ContainerRequest, profile_settings: Mapping[str, Any] | None = None
+) -> SignatureOptions:
+    """What the operator expects of a signature (identity, issuer, trust root, keys, private PKI)."""
+    from gate.evidence.signatures import SignatureOptions
+
+    pki = (profile_settings or {}).get("container", {}).get("private_pki", {})
+    pki = pki if isinstance(pki, dict) else {}
     return SignatureOptions(
         identity=request.identity,
         issuer=request.issuer,
         identity_regexp=request.identity_regexp,
         issuer_regexp=request.issuer_regexp,
         trusted_root=request.trusted_root,
-        keys=tuple(keys),
+        keys=tuple(_key_files(request)),
+        reference=request.ref,
+        pki_roots=_pems(pki.get("roots")),
+        pki_intermediates=_pems(pki.get("intermediates")),
     )
 
 
-def signature_section(request: ContainerRequest, found: Fetched, collection: Collection) -> dict[str, Any]:
+def cosign_key_digests(request: ContainerRequest) -> list[str]:
+    """sha256 of each cosign public key the operator gave (recorded as an operator input)."""
+    from gate.evidence.signatures import key_digests
+
+    try:
+        return key_digests(_key_files(request))
+    except KeyFileError:
+        return []
+
+
+def signature_section(
+    request: ContainerRequest,
+    found: Fetched,
+    collection: Collection,
+    profile_settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``evidence.signature`` from the fetched ``.sig`` manifests and Sigstore bundle referrers."""
     from gate.evidence.signatures import collect_signatures
 
     return collect_signatures(
         found.digest,
         found.fetched,
-        signature_options(request),
+        signature_options(request, profile_settings),
         collection,
         sig_manifests=found.cosign.get("sig", []),
         referrers=found.referrers,
@@ -325,7 +355,8 @@ def vulnerability_section(
     """``evidence.vulnerabilities``: report files, else grype (runtime mode, when installed)."""
     from gate.evidence.vulnerabilities import read_report, run_grype
 
-    candidate_digest = found.digest if found else ""
+    # Static mode resolves nothing: a candidate report is read against the pinned digest.
+    candidate_digest = found.digest if found else ("" if request.runtime else pinned_digest(request.pin))
     out: dict[str, Any] = {}
     for key, report, digest in (
         ("candidate", request.grype_report, candidate_digest),
@@ -335,12 +366,20 @@ def vulnerability_section(
             out[key] = read_report(report, collection, expected_digest=digest)
         elif request.runtime and found is not None and is_digest(digest):
             out[key] = run_grype(registry_name, digest, collection)
+        elif not request.runtime:
+            out[key] = {"not_collected": f"{key}: no scan report was given (static mode runs no scanner)"}
         else:
-            why = "no scan report was given" + ("" if request.runtime else " (static mode runs no scanner)")
-            if request.runtime and found is None:
+            why = "no scan report was given"
+            if found is None:
                 why = "the registry was unavailable, so nothing was scanned"
             out[key] = {"error": collection.error("vulnerabilities", f"{key}: {why}")}
     return out
+
+
+def pinned_digest(pin: str) -> str:
+    """The digest in an operator pin (``sha256:...`` or ``ref@sha256:...``), or ""."""
+    digest = pin.rsplit("@", 1)[-1].strip()
+    return digest if is_digest(digest) else ""
 
 
 # -- the document ----------------------------------------------------------------------------------
@@ -353,6 +392,8 @@ def _operator(request: ContainerRequest) -> dict[str, Any]:
         "expected_signer_identity": request.identity,
         "expected_oidc_issuer": request.issuer,
     }
+    if request.keys:
+        operator["cosign_key_sha256"] = cosign_key_digests(request)
     if request.identity_regexp:
         operator["expected_signer_identity_regexp"] = request.identity_regexp
     if request.issuer_regexp:
@@ -434,7 +475,8 @@ def collect(
         registry_problem = collection.error(COLLECTOR, str(exc))
     if reference is not None and reference.digest:
         document["subject"]["digest"] = reference.digest
-    if reference is not None and not request.runtime:
+    static = reference is not None and not request.runtime
+    if static:
         registry_problem = "static mode: the registry was not contacted (use --mode runtime)"
     elif reference is not None and not _registry_allowed(request.ref, profile_settings):
         registry_problem = collection.error(
@@ -480,7 +522,7 @@ def collect(
     if found is not None:
         evidence["registry"] = _registry_record(found)
         evidence["signature"] = _guard(
-            collection, "signature", lambda: signature_section(request, found, collection)
+            collection, "signature", lambda: signature_section(request, found, collection, profile_settings)
         )
         evidence["sbom"] = _guard(collection, "sbom", lambda: sbom_section(request, found, collection))
         evidence["model_card"] = _guard(
@@ -489,6 +531,12 @@ def collect(
         if found.discovery_error:
             for key in ("signature", "sbom", "model_card"):
                 evidence[key].setdefault("error", f"artifact discovery failed: {found.discovery_error}")
+    elif static:
+        # Not collected is not evidence: the policy skips these sections in static mode.
+        evidence["registry"] = {"not_collected": registry_problem}
+        evidence["signature"] = {"verified": False, "not_collected": registry_problem}
+        evidence["sbom"] = {"verified": False, "not_collected": registry_problem}
+        evidence["model_card"] = {"not_collected": registry_problem}
     else:
         evidence["registry"] = {"error": registry_problem}
         dependent = f"registry unavailable: {registry_problem}"

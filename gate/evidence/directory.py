@@ -20,12 +20,12 @@ one file to another, a file replaced by a link) never share an encoding.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from gate.evidence.source import parse_url
+from gate.formats import strictjson
 
 DIGEST_PREFIX = b"gate-dir-digest-v1\x00"
 
@@ -59,21 +59,12 @@ def directory_digest(entries: list[tuple[bytes, bytes, bytes]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _read_json(path: Path, limit: int) -> Any:
     with path.open("rb") as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise ValueError(f"larger than {limit} bytes")
-    return json.loads(data, object_pairs_hook=_no_duplicates)
+    return strictjson.loads(data)  # a StrictJSONError is a ValueError
 
 
 def _strings(value: Any, depth: int = 0) -> list[str]:

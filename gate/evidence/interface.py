@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-# DECISIONS.md §1: values of these flags never reach a record, in either
+# docs/decisions.md §1: values of these flags never reach a record, in either
 # the --flag=value or the --flag value form.
 SECRET_FLAGS = (
     "--password",

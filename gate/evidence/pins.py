@@ -19,11 +19,9 @@ records the pins that name the artifact; the policy compares digests.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from gate.document import load_config
 from gate.errors import InputError
 
 MAX_LOCK_BYTES = 4 * 1024 * 1024
@@ -32,16 +30,7 @@ MAX_PINS = 100_000
 
 def load_lock(path: str) -> tuple[list[dict[str, Any]], str]:
     """The pin entries of a lock file and the file's sha256; a bad file is a usage error."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_LOCK_BYTES:
-        raise InputError(f"{path}: larger than {MAX_LOCK_BYTES} bytes")
-    try:
-        doc = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    doc, data = load_config(path, MAX_LOCK_BYTES)  # a sha256: key given twice is refused
     if doc is None:
         doc = {}
     if not isinstance(doc, dict) or not isinstance(doc.get("models") or [], list):

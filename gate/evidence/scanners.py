@@ -7,8 +7,10 @@ private temporary folder and read back with size caps. The collector records
 the version, argv (also in ``collection.executed_commands``), exit code, and
 the issues normalised to ``{severity, detail, path}``; a crash, a timeout,
 an unexpected exit code or output that is not the tool's JSON is recorded
-as ``error`` (the policy fails closed on it). A scanner that is not
-installed is recorded as such; the profile decides what that means.
+as ``error`` (the policy's ``scanner_error``: the profile's ``scanners.error``
+decides whether it blocks). A scanner runs only on the files in a format it
+supports (``Tool.formats``); with none it records ``skipped``. A scanner that
+is not installed is recorded as such; the profile decides what that means.
 
 Scanners are looked up on PATH, then beside the running Python (the same
 virtualenv as gate).
@@ -16,13 +18,10 @@ virtualenv as gate).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -38,6 +37,13 @@ MAX_STREAM_BYTES = 64 * 1024
 MAX_ISSUES = 10_000
 VERSION_TIMEOUT = 30.0
 PICKLE_FORMATS = frozenset({"pickle", "pytorch-legacy", "pytorch-zip", "pytorch-tar", "joblib"})
+MODELSCAN_FORMATS = frozenset(
+    {"pickle", "pytorch-legacy", "pytorch-zip", "joblib", "npy", "npz", "keras", "hdf5"}
+)
+"""What modelscan 0.8 has scanners for (its pickle, NumPy, PyTorch, H5 and Keras scanners)."""
+FICKLING_FORMATS = frozenset({"pickle"})
+"""fickling 0.1 reads one plain pickle stream: PyTorch checkpoints stop it (PERSID), joblib's
+in-stream arrays look like invalid opcodes to it, legacy checkpoints print several reports."""
 
 # Telemetry off, colours off: the scanners' output is data.
 _ENV = {"NO_COLOR": "1", "TERM": "dumb", "DO_NOT_TRACK": "1", "PROMPTFOO_DISABLE_TELEMETRY": "1"}
@@ -72,8 +78,9 @@ class Tool:
     ok_exits: frozenset[int]
     parse: Callable[[Any, str], list[dict[str, str]]]
     """(report JSON, target) -> issues; raises ScanError for unusable reports."""
-    per_pickle_file: bool = False
-    """Run once per file holding a pickle (fickling) instead of once over the artifact."""
+    formats: frozenset[str] | None = None
+    """The formats (gate's, decided by content) it supports: it runs once per file of these
+    formats, and not at all when there is none. ``None``: once over the whole artifact."""
 
 
 def _modelscan(report: Any, target: str) -> list[dict[str, str]]:
@@ -166,13 +173,14 @@ TOOLS = {
         lambda exe, t, out: [exe, "-p", t, "-r", "json", "-o", out],
         frozenset({0, 1, 3}),
         _modelscan,
+        formats=MODELSCAN_FORMATS,
     ),
     "fickling": Tool(
         "fickling",
         lambda exe, t, out: [exe, "--check-safety", "--json-output", out, t],
         frozenset({0, 1}),
         _fickling,
-        per_pickle_file=True,
+        formats=FICKLING_FORMATS,
     ),
     "modelaudit": Tool(
         "modelaudit",
@@ -199,47 +207,32 @@ def find(name: str) -> str | None:
     return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def _tail(path: Path) -> str:
-    """The last MAX_STREAM_BYTES of a captured stream (a traceback ends there)."""
-    try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - MAX_STREAM_BYTES))
-            data = handle.read(MAX_STREAM_BYTES)
-    except OSError:
-        return ""
-    return data.decode("utf-8", "replace").strip()
-
-
 def run_bounded(argv: list[str], timeout: float, workdir: Path) -> tuple[int | None, str]:
-    """Run *argv* (no shell) in its own session; (exit code or None on timeout, stderr tail)."""
-    out_path, err_path = workdir / "stdout", workdir / "stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            cwd=workdir,
-            env={**os.environ, **_ENV},
-            start_new_session=True,
-        )
-        try:
-            code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):  # already gone
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            code = None
-    return code, _tail(err_path) or _tail(out_path)
+    """Run *argv* (no shell, its own session, dies with gate: gate.procs) in *workdir*;
+    (exit code or None on timeout, the last MAX_STREAM_BYTES of stderr, else of stdout)."""
+    from gate import procs
+
+    done = procs.run(
+        argv,
+        timeout=timeout,
+        cwd=workdir,
+        env={**os.environ, **_ENV},
+        stdout_cap=MAX_STREAM_BYTES,
+        stderr_cap=MAX_STREAM_BYTES,
+    )
+    err = done.stderr.decode("utf-8", "replace").strip()
+    return done.code, err or done.stdout.decode("utf-8", "replace").strip()
 
 
 def _version(exe: str, workdir: Path) -> str:
+    from gate import procs
+
     try:
-        code, _ = run_bounded([exe, "--version"], VERSION_TIMEOUT, workdir)
+        done = procs.run([exe, "--version"], timeout=VERSION_TIMEOUT, cwd=workdir, env={**os.environ, **_ENV})
     except OSError:
         return ""
-    output = _tail(workdir / "stdout") + " " + _tail(workdir / "stderr")
+    code = done.code
+    output = (done.stdout[-MAX_STREAM_BYTES:] + b" " + done.stderr).decode("utf-8", "replace")
     match = re.search(r"\d+(?:\.\d+)+\S*", output)
     return match.group(0)[:256] if code == 0 and match else ""
 
@@ -258,55 +251,76 @@ def _read_report(path: Path) -> Any:
 
 
 def _targets(tool: Tool, path: str, artifact: dict[str, Any]) -> list[str]:
-    if not tool.per_pickle_file:
+    """Where *tool* runs: the artifact, or each file in a format it supports."""
+    if tool.formats is None:
         return [path]
-    root = Path(path)
-    files = [f for f in artifact.get("files", []) if set(f.get("formats", [])) & PICKLE_FORMATS]
+    files = [f for f in artifact.get("files", []) if f.get("format") in tool.formats]
     if artifact.get("kind") == "file":
         return [path] if files else []
-    return [str(root / f["path"]) for f in files]
+    return [str(Path(path) / f["path"]) for f in files]
+
+
+def _run_target(
+    tool: Tool, exe: str, target: str, timeout: float, workdir: Path, record: dict[str, Any]
+) -> tuple[list[dict[str, str]], str]:
+    """One run on one target: (issues, "") or ([], why it cannot be used)."""
+    name = tool.name
+    report = workdir / "report.json"
+    report.unlink(missing_ok=True)
+    argv = tool.argv(exe, target, str(report))
+    record["argv"] = [text(a, 4096) for a in argv]
+    try:
+        code, stderr = run_bounded(argv, timeout, workdir)
+    except OSError as exc:
+        return [], f"{name} could not start: {exc}"
+    if code is None:
+        record["timed_out"] = True
+        return [], f"{name} timed out after {timeout:g} s on {target}"
+    record["exit_code"] = max(-255, min(255, code))
+    try:
+        if code not in tool.ok_exits:
+            raise ScanError(f"exited with status {code}: {stderr[:500]}")
+        return tool.parse(_read_report(report), target), ""
+    except ScanError as exc:
+        last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+        return [], f"{name} on {target}: {exc}" + (
+            f" ({last[:300]})" if last and last not in str(exc) else ""
+        )
 
 
 def run_one(
     name: str, path: str, artifact: dict[str, Any], timeout: float, collection: Collection
 ) -> dict[str, Any]:
-    """Run one scanner over the artifact; the ``evidence.scanners[]`` entry."""
+    """Run one scanner over the artifact; the ``evidence.scanners[]`` entry.
+
+    Every supported file is scanned even when one run fails, so a crash on one file
+    never hides a finding on another; the failures are joined in ``error``. A timeout
+    stops the scanner (the next file would most likely wait as long).
+    """
     tool = TOOLS[name]
     exe = find(name)
     record: dict[str, Any] = {"name": name, "installed": exe is not None}
     if exe is None:
         return record
     issues: list[dict[str, str]] = []
+    errors: list[str] = []
+    targets = _targets(tool, os.path.abspath(path), artifact)
+    record["targets"] = len(targets)
+    if not targets:
+        record["skipped"] = f"no file in a format {name} supports"
     with tempfile.TemporaryDirectory(prefix=f"gate-{name}-") as tmp:
         workdir = Path(tmp)
         record["version"] = _version(exe, workdir)
-        for target in _targets(tool, os.path.abspath(path), artifact):
-            report = workdir / "report.json"
-            report.unlink(missing_ok=True)
-            argv = tool.argv(exe, target, str(report))
-            record["argv"] = [text(a, 4096) for a in argv]
-            collection.ran(argv)
-            try:
-                code, stderr = run_bounded(argv, timeout, workdir)
-            except OSError as exc:
-                record["error"] = collection.error(name, text(f"{name} could not start: {exc}", 2048))
-                return record
-            if code is None:
-                record["timed_out"] = True
-                collection.error(name, f"{name} timed out after {timeout:g} s on {target}")
-                return record
-            record["exit_code"] = max(-255, min(255, code))
-            try:
-                if code not in tool.ok_exits:
-                    raise ScanError(f"exited with status {code}: {stderr[:500]}")
-                issues.extend(tool.parse(_read_report(report), target))
-            except ScanError as exc:
-                last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
-                why = f"{name} on {target}: {exc}" + (
-                    f" ({last[:300]})" if last and last not in str(exc) else ""
-                )
-                record["error"] = collection.error(name, text(why, 2048))
-                return record
+        for target in targets:
+            collection.ran(tool.argv(exe, target, str(workdir / "report.json")))
+            found, why = _run_target(tool, exe, target, timeout, workdir, record)
+            issues.extend(found)
+            if why:
+                errors.append(collection.error(name, text(why, 2048)))
+            if record.get("timed_out"):
+                break
+    if errors:
+        record["error"] = text("; ".join(errors), 2048)
     record["issues"] = [
         {
             "severity": text(i["severity"], 32),

@@ -113,7 +113,13 @@ class SignatureOptions:
     trusted_root: Path | None = None
     """A Sigstore ``trusted_root.json`` (private or air-gapped Sigstore); None: production."""
     keys: tuple[bytes, ...] = ()
-    """PEM public keys for key-based cosign signatures (``--key cosign.pub``)."""
+    """PEM public keys for key-based cosign signatures (``--key cosign.pub``) and managed-key bundles."""
+    reference: str = ""
+    """The image reference that was asked for (recorded beside a payload's docker-reference)."""
+    pki_roots: tuple[bytes, ...] = ()
+    """PEM root certificates of a private PKI (profile ``container.private_pki.roots``)."""
+    pki_intermediates: tuple[bytes, ...] = ()
+    """PEM intermediate certificates of that PKI (``container.private_pki.intermediates``)."""
 
 
 @dataclass
@@ -121,7 +127,7 @@ class Verified:
     """One candidate that verified cryptographically, and what it showed."""
 
     method: str
-    """keyless, key or bundle."""
+    """keyless, key, pki or bundle."""
     source: str
     """Where it was found, e.g. ``sig-tag sha256:...`` or ``referrer sha256:...``."""
     identity: str = ""
@@ -201,10 +207,22 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def _b64(text: str, what: str) -> bytes:
+    """Standard base64, decoded as Go's ``encoding/base64`` StdEncoding does (what cosign uses).
+
+    Go skips carriage returns and newlines anywhere in the input, so a
+    value wrapped at 64 or 76 columns (``base64`` without ``-w0``, MIME
+    tools, many BYO-PKI scripts) is what cosign accepts; anything else
+    outside the alphabet, or wrong padding, is refused as before.
+    """
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(text.replace("\r", "").replace("\n", ""), validate=True)
     except (binascii.Error, ValueError):
         raise Rejected(f"{what} is not valid base64") from None
+
+
+def b64(text: str, what: str) -> bytes:
+    """Public alias of the Go-compatible base64 decoder (for the sibling evidence modules)."""
+    return _b64(text, what)
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -267,6 +285,8 @@ def identity_problem(found: Verified, options: SignatureOptions) -> str:
             return f"signer identity {found.identity!r} does not fully match {options.identity_regexp!r}"
     elif options.identity not in found.identities or not options.identity:
         return f"signer identity {found.identity!r} is not the expected {options.identity!r}"
+    if found.method == "pki":
+        return ""  # a private-PKI certificate carries no OIDC issuer
     if options.issuer_regexp:
         if not _compile(options.issuer_regexp, "issuer").fullmatch(found.issuer):
             return f"OIDC issuer {found.issuer!r} does not fully match {options.issuer_regexp!r}"
@@ -348,10 +368,18 @@ def verify_bundle(
 
     if len(bundle_json) > MAX_PAYLOAD:
         raise Rejected(f"the bundle is larger than {MAX_PAYLOAD} bytes")
+    from gate.evidence.managed_key import is_managed_key_bundle, verify_managed_key_bundle
+
+    if is_managed_key_bundle(bundle_json):
+        return verify_managed_key_bundle(
+            bundle_json, options, artifact=artifact, digest=digest, source=source
+        )
     try:
         bundle = Bundle.from_json(bundle_json)
     except (SigstoreError, ValueError) as exc:
         raise Rejected(f"the bundle does not load: {_short(exc)}") from None
+    except Exception as exc:  # certificate parsing raises its own families (duplicate or missing extensions)
+        raise Rejected(f"the bundle does not load: {type(exc).__name__}: {_short(exc)}") from None
     try:
         trusted_root(options)
         verifier = _verifier(str(options.trusted_root or ""))
@@ -441,7 +469,7 @@ def verify_cosign_layer(
         candidates = [_b64(text[:MAX_ANNOTATION], "the signature annotation")]
     cert_pem = annotations.get(ANN_CERTIFICATE, "")
     if cert_pem:
-        found = _verify_keyless(signed, candidates, cert_pem, annotations, options, source)
+        found = _verify_certificate(signed, candidates, cert_pem, annotations, options, source)
     else:
         found = _verify_with_keys(signed, candidates, options, source)
         found.tlog = _key_tlog(annotations, found, signed, options)
@@ -503,6 +531,19 @@ def _load_keys(options: SignatureOptions) -> list[Any]:
     return keys
 
 
+def key_digests(pems: Sequence[bytes]) -> list[str]:
+    """sha256 (DER SubjectPublicKeyInfo) of each PEM public key in *pems* that loads."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    out = []
+    for pem in pems:
+        try:
+            out.append(_key_sha256(load_pem_public_key(pem)))
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
 def _key_sha256(key: Any) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -562,6 +603,28 @@ def _verify_with_keys(
             if _signature_ok(key, signature, signed):
                 return Verified(method="key", source=source, key_sha256=_key_sha256(key), signature=signature)
     raise Rejected("the signature does not verify with any of the given public keys")
+
+
+def _verify_certificate(
+    signed: bytes,
+    signatures: Sequence[bytes],
+    cert_pem: str,
+    annotations: Mapping[str, str],
+    options: SignatureOptions,
+    source: str,
+) -> Verified:
+    """A key-in-certificate signature: Fulcio (keyless) first, else the profile's private PKI."""
+    if not options.pki_roots:
+        return _verify_keyless(signed, signatures, cert_pem, annotations, options, source)
+    from gate.evidence.private_pki import verify_pki_certificate
+
+    try:
+        return _verify_keyless(signed, signatures, cert_pem, annotations, options, source)
+    except Rejected as fulcio:
+        try:
+            return verify_pki_certificate(signed, signatures, cert_pem, annotations, options, source)
+        except Rejected as pki:
+            raise Rejected(f"{pki} (nor is it a Fulcio certificate: {fulcio})") from None
 
 
 def _verify_keyless(
@@ -1010,9 +1073,18 @@ def signature_section(
     collection: Collection,
 ) -> dict[str, Any]:
     """Choose the recorded signature (expected signer first) and build the section."""
+    from gate.evidence.signed_identity import same_repository, signed_identity
+
     rejected = list(rejected)
+    claims = {
+        id(found): signed_identity(found.payload, options.reference)
+        for found in verified
+        if found.payload_type == SIMPLE_SIGNING
+    }
     chosen: Verified | None = None
-    for found in verified:
+    # The expected signer first and, among those, one signed for the requested repository.
+    ranked = sorted(verified, key=lambda f: id(f) in claims and not same_repository(claims[id(f)]))
+    for found in ranked:
         if chosen is None and not identity_problem(found, options):
             chosen = found
     if chosen is None and verified:
@@ -1049,6 +1121,8 @@ def signature_section(
         section["cert_not_after"] = chosen.cert_not_after
         if chosen.signed_timestamp:
             section["signed_timestamp"] = chosen.signed_timestamp
+    if id(chosen) in claims:
+        section["signed_identity"] = claims[id(chosen)]
     section["tlog"] = dict(chosen.tlog)
     section["rejected"] = rejected
     return section

@@ -21,12 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from gate.document import load_config
 from gate.errors import InputError
 
 MAX_URL = 4096
@@ -133,16 +131,8 @@ def parse_url(url: str, *, prefix: bool = False) -> dict[str, Any]:
 
 
 def _read_yaml(path: str) -> Any:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_ALLOWLIST_BYTES:
-        raise InputError(f"{path}: larger than {MAX_ALLOWLIST_BYTES} bytes")
-    try:
-        return yaml.safe_load(data), hashlib.sha256(data).hexdigest()
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    value, data = load_config(path, MAX_ALLOWLIST_BYTES)
+    return value, hashlib.sha256(data).hexdigest()
 
 
 def load_allowlist(path: str) -> tuple[list[dict[str, Any]], str]:

@@ -8,7 +8,11 @@ and ``.baseline``):
   reference, no shell, a timeout that kills the whole process group, caps on
   stdout and stderr;
 - or the operator hands in report files (:func:`read_report`): grype JSON or
-  Trivy JSON, told apart by their content, never by the file name.
+  Trivy JSON (SchemaVersion 2, or the legacy top-level array of results of
+  Trivy 0.19 and older), told apart by their content, never by the file name.
+
+A match without a severity (grype leaves the field out when its database has
+none) is recorded with severity ``Unknown``; the rest of the report stands.
 
 Every way a scan can fail (grype missing, crash, hang, garbage, oversized or
 wrongly shaped output, a file that cannot be read) becomes the report's
@@ -18,15 +22,10 @@ report with an error as clean, so a failed scan can only block.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import selectors
 import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +171,9 @@ def normalise(document: object) -> dict[str, Any]:
     ``_digests`` lists the image digests the report names (callers turn it
     into ``digest``). Raises :class:`ScanError` for anything that is neither.
     """
+    if _legacy_trivy(document):
+        # Trivy before SchemaVersion 2 (0.19 and older) printed the Results array alone.
+        return _normalise_trivy({"Results": document})
     if not isinstance(document, dict):
         raise ScanError("not a JSON object")
     if isinstance(document.get("matches"), list) and isinstance(document.get("descriptor"), dict):
@@ -179,6 +181,15 @@ def normalise(document: object) -> dict[str, Any]:
     if "SchemaVersion" in document and ("Results" in document or "ArtifactName" in document):
         return _normalise_trivy(document)
     raise ScanError("neither a grype nor a Trivy JSON report")
+
+
+def _legacy_trivy(document: object) -> bool:
+    """A legacy Trivy report: a non-empty array of result objects, each naming its Target."""
+    return (
+        isinstance(document, list)
+        and bool(document)
+        and all(isinstance(r, dict) and isinstance(r.get("Target"), str) for r in document)
+    )
 
 
 def _normalise_grype(doc: dict[str, Any]) -> dict[str, Any]:
@@ -277,8 +288,10 @@ def _match(
 ) -> dict[str, str]:
     if not isinstance(vuln_id, str) or not vuln_id.strip():
         raise ScanError(f"match {index} has no vulnerability id")
-    if not isinstance(severity, str):
-        raise ScanError(f"match {index} ({vuln_id[:64]}) has no severity")
+    if not isinstance(severity, str) or not severity.strip():
+        # grype omits an empty severity (omitempty) when its database has none: the
+        # match is real, its severity unknown (never counted as critical or high).
+        severity = "Unknown"
     out = {"id": vuln_id.strip(), "severity": severity}
     for key, value in (
         ("package", package),
@@ -329,66 +342,30 @@ def _failed(collection: Collection, digest: str, message: str) -> dict[str, Any]
 
 def _run_capped(argv: list[str], opts: GrypeOptions) -> bytes:
     """Run *argv*; its stdout, or :class:`ScanError` on timeout, overflow or failure."""
+    from gate import procs
+
     try:
-        proc = subprocess.Popen(
+        done = procs.run(
             argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+            timeout=opts.timeout_s,
             env=dict(opts.env) if opts.env is not None else _default_env(),
+            stdout_cap=opts.stdout_cap,
+            stderr_cap=opts.stderr_cap,
+            keep="head",
+            kill_on_overflow=True,
         )
     except OSError as exc:
         raise ScanError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    out = bytearray()
-    err = bytearray()
-    deadline = time.monotonic() + opts.timeout_s
-    problem = ""
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ, (out, opts.stdout_cap, "stdout"))
-        selector.register(proc.stderr, selectors.EVENT_READ, (err, opts.stderr_cap, "stderr"))
-        while selector.get_map() and not problem:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                problem = f"timed out after {opts.timeout_s:g} s and was killed"
-                break
-            for key, _ in selector.select(timeout=min(remaining, 1.0)):
-                buffer, cap, name = key.data
-                chunk = os.read(key.fd, 1 << 16)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                    continue
-                if len(buffer) + len(chunk) > cap:
-                    if name == "stdout":
-                        problem = f"printed more than {cap} bytes on stdout and was killed"
-                        break
-                    chunk = chunk[: max(0, cap - len(buffer))]
-                buffer.extend(chunk)
-    if problem:
-        _kill_group(proc)
-    else:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            problem = f"timed out after {opts.timeout_s:g} s and was killed"
-    proc.stdout.close()
-    proc.stderr.close()
-    if problem:
-        raise ScanError(problem)
-    if proc.returncode != 0:
-        tail = bytes(err).decode("utf-8", "replace").strip().splitlines()
+    if done.stdout_truncated:
+        raise ScanError(f"printed more than {opts.stdout_cap} bytes on stdout and was killed")
+    if done.timed_out:
+        raise ScanError(f"timed out after {opts.timeout_s:g} s and was killed")
+    if done.code != 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         last = tail[-1][:300] if tail else "no message"
-        raise ScanError(f"exited with status {proc.returncode} ({last})")
-    return bytes(out)
+        raise ScanError(f"exited with status {done.code} ({last})")
+    return done.stdout
 
 
 def _default_env() -> dict[str, str]:
     return {**os.environ, "GRYPE_CHECK_FOR_APP_UPDATE": "false", "GRYPE_DB_AUTO_UPDATE": "false"}
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()

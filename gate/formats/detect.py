@@ -33,7 +33,6 @@ the end of a format become children) and the dispatcher's polyglot search.
 from __future__ import annotations
 
 import bz2
-import json
 import lzma
 import pickletools
 import re
@@ -41,6 +40,7 @@ import struct
 import zlib
 from typing import IO, Any, cast
 
+from gate.formats import strictjson
 from gate.formats import zip as zipfmt
 from gate.formats.interface import Blob, Limits
 
@@ -448,9 +448,11 @@ def _text_kind(blob: Blob, head: bytes) -> str:
         decoded = sample[: exc.start].decode("utf-8")
     stripped = decoded.lstrip("\ufeff \t\r\n")
     if stripped[:1] in ("{", "[") and blob.size <= MAX_JSON_SNIFF:
+        # JSON is what the one strict parser accepts: a duplicated key, NaN or
+        # nesting beyond its depth bound makes the file text.
         try:
-            json.loads(blob.read_at(0, blob.size).decode("utf-8-sig"))
+            strictjson.loads(blob.read_at(0, blob.size).removeprefix(b"\xef\xbb\xbf"))
             return "json"
-        except (ValueError, RecursionError):
+        except strictjson.StrictJSONError:
             pass
     return "text"

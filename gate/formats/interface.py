@@ -137,7 +137,7 @@ class Finding:
     """One thing a parser noticed that a policy may care about."""
 
     code: str
-    """Reason-code family from DECISIONS.md §2: ``invalid_header``, ``unsafe_pickle``,
+    """Reason-code family from docs/decisions.md §2: ``invalid_header``, ``unsafe_pickle``,
     ``archive_unsafe``, ``polyglot_payload``, ``chat_template_injection``, ``unsafe_layer``,
     ``unknown_format``, ``entropy_anomaly``, ``weight_anomaly``, ..."""
     check: str

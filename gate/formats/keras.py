@@ -18,8 +18,17 @@ Findings (code ``unsafe_layer``):
 - ``keras.foreign_module`` (high): an object whose ``module`` is outside ``keras``,
   ``keras_hub``, ``keras_nlp``, ``keras_cv``, ``tf_keras`` (importing it runs that module);
 - ``keras.custom_object`` (high): a ``registered_name`` ``package>Name`` from another package;
-- ``keras.unsafe_deserialization`` (high): ``enable_unsafe_deserialization`` mentioned;
-- ``keras.remote_reference`` (medium): ``get_file`` or a URL in a config value.
+- ``keras.foreign_module`` also for a module named by ``fn_module``, ``function_module``,
+  ``output_shape_module`` or a config's own ``module`` key (CVE-2025-1550); modules under
+  ``tensorflow.keras`` count as Keras;
+- ``keras.torch_module_wrapper`` (critical): a ``TorchModuleWrapper`` layer, which Keras
+  rebuilds with ``torch.load(weights_only=False)`` (CVE-2025-49655);
+- ``keras.safe_mode_bypass`` (critical): a function reference to
+  ``enable_unsafe_deserialization``, called while loading (CVE-2025-9906); a mere mention
+  of the name in a string is no finding;
+- ``keras.get_file_download`` (high): a ``get_file`` reference together with a URL
+  (CVE-2025-8747); ``keras.remote_reference`` (medium): a URL in a config value;
+  ``get_file`` without any URL is no finding.
 
 HDF5 (legacy ``.h5``): the superblock is looked for at 0, 512, 1024, 2048, ...;
 the ``model_config`` / ``training_config`` JSON is found by scanning the file
@@ -44,6 +53,12 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 SCAN_CHUNK = 8 * 1024 * 1024
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 KERAS_PACKAGES = ("keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras")
+KERAS_MODULE_TREES = (*KERAS_PACKAGES, "tensorflow.keras", "tensorflow.python.keras")
+"""Module trees a config may name: Keras itself, also as TensorFlow ships it (tf.keras)."""
+MODULE_KEYS = ("module", "fn_module", "function_module", "output_shape_module")
+"""Config keys Keras reads as a module to import (Lambda and function references)."""
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+UNSAFE_SWITCH = "enable_unsafe_deserialization"
 SPECIAL_CLASSES = frozenset(
     {"__tuple__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__", "__tensor__", "__typespec__"}
 )
@@ -52,7 +67,7 @@ _CANDIDATE = re.compile(rb'\{\s*"(?:class_name|module|loss|optimizer_config)"\s*
 
 
 def _keras_module(module: str) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in KERAS_PACKAGES)
+    return any(module == p or module.startswith(p + ".") for p in KERAS_MODULE_TREES)
 
 
 def looks_like(blob: Blob) -> bool:
@@ -230,6 +245,10 @@ class _Walker:
         self.modules: set[str] = set()
         self.visited = 0
         self.lambda_functions: set[int] = set()
+        self.judged: set[int] = set()
+        """ids of Lambda / TorchModuleWrapper configs: already critical, their keys not judged again."""
+        self.get_file: list[str] = []
+        self.urls: list[tuple[str, str]] = []
 
     def add(self, check: str, severity: str, detail: str, offset: int | None, **data: Any) -> None:
         code = "unsafe_layer"
@@ -251,14 +270,14 @@ class _Walker:
                 return
             if isinstance(item, dict):
                 self._object(item, path, offset)
+                self._module_keys(item, path, offset)
                 for key, child in item.items():
-                    if isinstance(key, str) and "enable_unsafe_deserialization" in key:
-                        self._unsafe(path, offset)
                     stack.append((child, f"{path}.{key}"[-200:]))
             elif isinstance(item, list):
                 stack.extend((child, f"{path}[{i}]"[-200:]) for i, child in enumerate(item))
             elif isinstance(item, str):
                 self._string(item, path, offset)
+        self._downloads(offset)
         h = self.report.header
         h["class_names"] = dict(self.classes.most_common(256))
         h["modules"] = sorted(self.modules)[:256]
@@ -273,6 +292,8 @@ class _Walker:
         raw_config = obj.get("config")
         config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
         name = str(config.get("name", ""))[:120] if config else ""
+        if cls in ("Lambda", "TorchModuleWrapper"):
+            self.judged.add(id(config))
         if cls == "Lambda":
             self.lambda_functions.add(id(config.get("function")))
             ftype = _function_type(config)
@@ -305,6 +326,15 @@ class _Walker:
                 layer=name,
                 filepath=target,
             )
+        elif cls == "TorchModuleWrapper":
+            self.add(
+                "keras.torch_module_wrapper",
+                "critical",
+                f"TorchModuleWrapper layer {name!r}: Keras rebuilds it with torch.load(weights_only=False), "
+                "which unpickles whatever the config carries (CVE-2025-49655)",
+                offset,
+                layer=name,
+            )
         elif cls in ("TFOpLambda", "SlicingOpLambda"):
             fn = str(config.get("function", ""))[:120] if config else ""
             self.add(
@@ -327,6 +357,8 @@ class _Walker:
                     module=module[:200],
                     class_name=cls[:200],
                 )
+        if cls == "function" and isinstance(raw_config, str):
+            self._function(f"{module}.{raw_config}" if isinstance(module, str) else raw_config, path, offset)
         registered = obj.get("registered_name")
         if isinstance(registered, str) and ">" in registered:
             package = registered.split(">", 1)[0]
@@ -339,25 +371,69 @@ class _Walker:
                     registered_name=registered[:200],
                 )
 
-    def _string(self, text: str, path: str, offset: int | None) -> None:
-        if "enable_unsafe_deserialization" in text:
-            self._unsafe(path, offset)
-        if "get_file" in text or _URL.search(text):
+    def _module_keys(self, obj: dict[str, Any], path: str, offset: int | None) -> None:
+        """A module named by a config key other than a layer's own ``module`` (Lambda's
+        ``module``/``fn_module``, ``output_shape_module``): Keras imports it (CVE-2025-1550)."""
+        if id(obj) in self.judged:
+            return
+        for key in MODULE_KEYS:
+            value = obj.get(key)
+            if key == "module" and isinstance(obj.get("class_name"), str):
+                continue  # judged with the object (keras.foreign_module)
+            if isinstance(value, str) and _MODULE_NAME.match(value) and not _keras_module(value):
+                self.modules.add(value[:200])
+                self.add(
+                    "keras.foreign_module",
+                    "high",
+                    f"config key {key!r} at {path[-120:] or 'the top level'} names module {value[:120]!r}, "
+                    "outside Keras; loading imports it",
+                    offset,
+                    module=value[:200],
+                    key=key,
+                )
+
+    def _function(self, qualified: str, path: str, offset: int | None) -> None:
+        """A function reference (``{"class_name": "function", "module": m, "config": name}``)."""
+        name = qualified.rsplit(".", 1)[-1]
+        if name == UNSAFE_SWITCH:
             self.add(
-                "keras.remote_reference",
-                "medium",
-                f"config value at {path[-120:]} refers to a download: {text[:120]!r}",
+                "keras.safe_mode_bypass",
+                "critical",
+                f"the config calls {qualified[:120]!r} while it is loaded, switching safe_mode off for "
+                "everything after it (CVE-2025-9906)",
                 offset,
                 path=path,
             )
+        elif name == "get_file":
+            self.get_file.append(path)
 
-    def _unsafe(self, path: str, offset: int | None) -> None:
-        self.add(
-            "keras.unsafe_deserialization",
-            "high",
-            f"config mentions enable_unsafe_deserialization at {path[-120:] or 'the top level'}",
-            offset,
-        )
+    def _string(self, text: str, path: str, offset: int | None) -> None:
+        if _URL.search(text):
+            self.urls.append((path, text))
+        elif text.rsplit(".", 1)[-1] == "get_file":
+            self.get_file.append(path)
+
+    def _downloads(self, offset: int | None) -> None:
+        """``get_file`` with a URL downloads at load time (CVE-2025-8747); a URL alone may be
+        fetched by a layer; ``get_file`` with nothing to fetch is only a name."""
+        if self.get_file and self.urls:
+            path, url = self.urls[0]
+            self.add(
+                "keras.get_file_download",
+                "high",
+                f"config calls get_file (at {self.get_file[0][-120:] or 'the top level'}) with URL "
+                f"{url[:120]!r}: Keras downloads it while the model loads",
+                offset,
+                path=path,
+            )
+        for path, url in self.urls[:64]:
+            self.add(
+                "keras.remote_reference",
+                "medium",
+                f"config value at {path[-120:]} refers to a download: {url[:120]!r}",
+                offset,
+                path=path,
+            )
 
 
 def _function_type(config: dict[str, Any]) -> str:

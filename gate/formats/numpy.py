@@ -12,9 +12,9 @@ literal (latin-1, UTF-8 in version 3) and the array data. Bounds and checks:
   ``shape``; shape a tuple of non-negative integers; structured dtypes nested at
   most ``MAX_DTYPE_DEPTH`` deep with at most ``Limits.max_entries`` fields;
 - an object dtype (``'O'`` anywhere in the descr) means the data is a pickle:
-  ``denied_format`` / ``npy.object_dtype``, ``header["object_dtype"] = True`` and a
-  :class:`~gate.formats.interface.Child` ``<object-array>`` (hint ``pickle``)
-  over the data for the pickle analyser;
+  ``header["object_dtype"] = True`` and a :class:`~gate.formats.interface.Child`
+  ``<object-array>`` (hint ``pickle``) over the data for the pickle analyser, which
+  judges its globals; the nested format ``pickle`` is what a profile denies or allows;
 - otherwise shape x itemsize must equal the data size (``invalid_header`` /
   ``npy.size_mismatch``); extra bytes are also ``polyglot_payload`` with a
   ``<appended@OFFSET>`` child.
@@ -133,14 +133,8 @@ def _parse(blob: Blob, limits: Limits, report: Report) -> None:
     )
     data_bytes = blob.size - data_start
     if has_object:
-        report.add(
-            "denied_format",
-            "npy.object_dtype",
-            "high",
-            "object dtype: the array data is a pickle that numpy.load(allow_pickle=True) would run",
-            offset=data_start,
-            descr=_short(descr),
-        )
+        # The data is a pickle (numpy.load(allow_pickle=True) unpickles it): the child is
+        # analysed as one, and its format ("pickle") is what a profile allows or denies.
         report.children.append(Child("<object-array>", SliceBlob(blob, data_start, data_bytes), "pickle"))
         return
     expected = count * itemsize

@@ -15,6 +15,8 @@ location, for the collector to check that the files exist).
 
 Findings:
 
+- ``unsafe_layer`` / ``onnx.python_op`` (high): a ``PythonOp``/``PyOp``/``PyFunc`` node, in
+  any domain (the default one included);
 - ``unsafe_layer`` / ``onnx.custom_domain`` (medium): an operator domain other
   than ``""``, ``ai.onnx``, ``ai.onnx.ml``, ``ai.onnx.training``,
   ``ai.onnx.preview.training`` (custom operators need native code to run),
@@ -30,6 +32,7 @@ Findings:
 
 from __future__ import annotations
 
+import posixpath
 import re
 import urllib.parse
 from collections import Counter
@@ -44,6 +47,9 @@ MAX_FIELDS = 20_000_000
 MAX_MODEL_BYTES = 2**31
 MAX_RECORDED = 1000
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"})
+PYTHON_OPS = frozenset({"PythonOp", "PyOp", "PythonFunction", "PyFunc"})
+"""Operator types that hand the runtime Python code (PyTorch's export fallback, onnxruntime-extensions),
+whatever domain they claim."""
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
@@ -199,8 +205,9 @@ def external_location_problem(location: str) -> str | None:
         return "contains a backslash (a Windows separator on some loaders)"
     if ":" in location:
         return "contains a colon (drive, URL scheme or alternate data stream)"
-    if any(part == ".." for part in location.split("/")):
-        return "has a '..' segment"
+    normal = posixpath.normpath(location)
+    if normal == ".." or normal.startswith("../"):
+        return "leaves the model's folder once its '..' segments are resolved"
     # Loaders that take the location as a URI (or a layer that decodes it on the way)
     # see the percent-decoded path: judge that too, however many times it was encoded.
     decoded = location
@@ -281,6 +288,17 @@ class _Model:
         h["initializer_count"] = self.initializers
         h["external_data"] = self.external
         h["external_data_count"] = self.external_count
+        for domain, op in sorted(self.node_ops):
+            if op in PYTHON_OPS and (domain, op) not in self.functions:
+                self.report.add(
+                    "unsafe_layer",
+                    "onnx.python_op",
+                    "high",
+                    f"node operator {op!r} (domain {domain or 'default'!r}) runs Python code the runtime "
+                    "is given, not an ONNX operator",
+                    domain=domain[:200],
+                    op_type=op,
+                )
         for domain in custom:
             self.report.add(
                 "unsafe_layer",

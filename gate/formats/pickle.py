@@ -272,6 +272,11 @@ def classify(module: str, name: str) -> tuple[str, str]:
         return SAFE, "estimator or layer class from a trusted namespace"
     if "." in name:
         return SUSPICIOUS, "dotted attribute path not on the allowlist"
+    if canon == "__torch__" or canon.startswith("__torch__."):
+        return SUSPICIOUS, (
+            "a TorchScript class compiled from the archive's code/ folder, which torch.jit.load "
+            "runs and gate does not analyse"
+        )
     return SUSPICIOUS, "not on the reviewed allowlist"
 
 

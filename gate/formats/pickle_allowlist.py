@@ -106,6 +106,55 @@ TORCH_FUNCTIONAL = frozenset(
     )
 )
 
+# -- TorchScript archives: the list builders of their debug and constant pickles -----
+# torch/jit/_pickle.py: each returns its argument unchanged (restore_type_tag too).
+# The archive's ``__torch__.*`` classes are TorchScript compiled from its ``code/``
+# folder, which torch.jit.load runs and gate does not analyse: they stay off this list.
+TORCHSCRIPT_BUILDERS = frozenset(
+    "torch.jit._pickle." + n
+    for n in _words(
+        """
+        build_intlist build_tensorlist build_doublelist build_boollist build_genericlist
+        build_tensor_from_id restore_type_tag
+        """
+    )
+)
+
+# -- Inert names: type objects and pure functions of the values they are given -------
+# Seen in benign pickles (annotations kept on dataclasses, type hints stored in
+# configs). Calling any of these runs nothing but the dunders of values the stream
+# itself built, all of which come from this allowlist.
+INERT = frozenset(
+    {
+        "builtins.len",
+        "builtins.abs",
+        "builtins.min",
+        "builtins.max",
+        "builtins.sum",
+        "builtins.round",
+        "builtins.divmod",
+        "__future__.annotations",
+        "__future__._Feature",
+        "typing.Any",
+        "typing.Optional",
+        "typing.Union",
+        "typing.List",
+        "typing.Dict",
+        "typing.Tuple",
+    }
+    | {
+        f"{module}.{name}"
+        for module in ("collections.abc", "_collections_abc")
+        for name in _words(
+            """
+            Iterable Iterator Generator Reversible Container Collection Callable Sized Hashable
+            Sequence MutableSequence Set MutableSet Mapping MutableMapping MappingView KeysView
+            ItemsView ValuesView ByteString Awaitable Coroutine AsyncIterable AsyncIterator
+            """
+        )
+    }
+)
+
 # -- Containers and scalars from the standard library --------------------------------
 # Only types whose construction runs no user-chosen code. ``builtins.getattr``,
 # ``builtins.type`` and every function of builtins stay off this list.
@@ -286,6 +335,8 @@ ALLOWED = (
     | SKLEARN_HELPERS
     | SCIPY_SPARSE
     | TRAINING_METADATA
+    | TORCHSCRIPT_BUILDERS
+    | INERT
 )
 
 # A class (CapWords name, no dotted attribute path, no dunder module) from one of these

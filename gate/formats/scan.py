@@ -103,7 +103,21 @@ def scan_blob(blob: Blob, *, name: str, limits: Limits = DEFAULT_LIMITS, hint: s
         )
     if result.members:
         result.format = result.members[0]["format"]
+    _compressed_joblib(result)
     return result
+
+
+def _compressed_joblib(result: ScanResult) -> None:
+    """A compressed file whose content is a pickle is a compressed joblib file: joblib.load
+    (and only joblib) opens zlib, gzip, bz2, xz, lzma and lz4 pickles by their magic. The
+    decompressed stream has been analysed like any pickle; the file's format is ``joblib``."""
+    if result.format not in detectmod.COMPRESSED_FORMATS or len(result.members) < 2:
+        return
+    inner = result.members[1]
+    if inner["depth"] == 1 and inner["format"] in ("joblib", "pickle"):
+        result.header = {**result.header, "compression": result.format}
+        result.format = "joblib"
+        result.formats.add("joblib")
 
 
 def _visit(blob: Blob, path: str, depth: int, hint: str, state: _State) -> None:
@@ -281,8 +295,25 @@ def _parser(fmt: str, blob: Blob, limits: Limits, hint: str, path: str) -> Repor
         return _call("compressed", "parse", blob, limits)
     if fmt in ("json", "text"):
         # A JSON file too large for the JSON sniff is "text": a Keras config still goes to the keras parser.
-        return _json(blob, limits, hint, fmt, path)
+        report = _json(blob, limits, hint, fmt, path)
+        if fmt == "text" and path.lower().endswith(".json"):
+            _unreadable_config(report, blob)
+        return report
     return Report(fmt)
+
+
+def _unreadable_config(report: Report, blob: Blob) -> None:
+    """A ``.json`` file that is text because strict JSON refuses it: nested past the depth
+    bound (a loader's parser recurses until it crashes) or holding a key twice (two loaders
+    read two different configs). NaN, syntax errors and files too large to sniff stay text."""
+    if blob.size > detectmod.MAX_JSON_SNIFF:
+        return
+    strictjson = importlib.import_module("gate.formats.strictjson")
+    try:
+        strictjson.loads(blob.read_at(0, blob.size).removeprefix(b"\xef\xbb\xbf"))
+    except strictjson.StrictJSONError as exc:
+        if exc.check in ("depth", "duplicate_key"):
+            report.add("invalid_header", f"json.{exc.check}", "high", f"A JSON config is refused: {exc}")
 
 
 def _torch_layout(report: Report, member_names: list[str]) -> None:

@@ -631,6 +631,35 @@ def _npm_source(spec: str) -> str:
     return "registry"
 
 
+NPM_BUILD_HOOKS = ("prepare", "preprepare", "postprepare")
+"""Lifecycle scripts that also run on a plain install, but whose usual job is the package's own build."""
+BUILD_TOOLS = frozenset(
+    {"tsc", "esbuild", "rollup", "webpack", "vite", "babel", "swc", "tsup", "rimraf", "husky", "parcel"}
+)
+"""Build tools that compile or bundle the package's sources (none downloads and runs code)."""
+_NPM_RUN = re.compile(r"^(?:npm\s+run(?:-script)?|yarn(?:\s+run)?|pnpm(?:\s+run)?)\s+([\w:.-]+)$")
+
+
+def _builds_only(command: str, scripts: dict[str, Any], depth: int) -> bool:
+    """Whether every step of *command* is a build tool or another script that builds only."""
+    if depth > 4:
+        return False
+    for step in re.split(r"\s*(?:&&|;)\s*", command.strip()):
+        if not step or re.search(r"[|`$<>()]", step):
+            return False
+        words = step.split()
+        run = _NPM_RUN.match(step)
+        if run:
+            inner = scripts.get(run.group(1))
+            if run.group(1) in NPM_INSTALL_HOOKS or not isinstance(inner, str):
+                return False
+            if not _builds_only(inner, scripts, depth + 1):
+                return False
+        elif words[0] not in BUILD_TOOLS:
+            return False
+    return True
+
+
 def _package_json(value: Any, path: str, report: DependencyReport) -> None:
     if not isinstance(value, dict):
         report.add("skill_unparseable", "package_json", "high", f"{path}: not an object", path)
@@ -650,6 +679,8 @@ def _package_json(value: Any, path: str, report: DependencyReport) -> None:
     if isinstance(scripts, dict):
         for hook in NPM_INSTALL_HOOKS:
             if isinstance(scripts.get(hook), str):
+                if hook in NPM_BUILD_HOOKS and _builds_only(scripts[hook], scripts, 0):
+                    continue  # prepare running the package's own build (tsc, esbuild, npm run build)
                 report.install_hooks.append(f"{path} scripts.{hook}: {scripts[hook][:200]}")
                 report.add(
                     "skill_install_hook",

@@ -49,7 +49,8 @@ _INVISIBLE = re.compile(
 )
 
 _SECRETS = (
-    r"(?:credentials?|secrets?|(?:api|access|auth|bearer|session)[ _-]?(?:keys?|tokens?)|tokens?|passwords?"
+    r"(?:[a-z0-9]+_(?:token|key|secret|password|pat)s?|credentials?|secrets?"
+    r"|(?:api|access|auth|bearer|session)[ _-]?(?:keys?|tokens?)|tokens?|passwords?"
     r"|private[ _-]keys?|ssh[ _-]keys?|\.env\b|env(?:ironment)?(?: variables| vars)?|cookies?"
     r"|conversation(?: history)?|chat history|system prompt|keychain|wallet)"
 )
@@ -168,6 +169,8 @@ class TextReport:
     """URLs mentioned in prose (bounded)."""
     names: set[str] = field(default_factory=set)
     """Upper-case identifiers mentioned (``GITHUB_TOKEN``): what the text documents."""
+    commands: list[tuple[int, str]] = field(default_factory=list)
+    """(line, text) of inline code spans and fenced shell lines: what the instructions may run."""
 
 
 def normalise(line: str) -> str:
@@ -176,9 +179,34 @@ def normalise(line: str) -> str:
     return " ".join(line.casefold().split())
 
 
+_EMOJI = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf"
+    "\u2934\u2935\u2b05-\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff"
+)
+_MODIFIERS = "\ufe0f\U0001f3fb-\U0001f3ff"
+# An emoji ZWJ sequence (👨‍👩‍👧, 🏳️‍🌈) joins pictographs: the joiner hides nothing.
+_EMOJI_ZWJ = re.compile(f"(?<=[{_EMOJI}{_MODIFIERS}])\u200d(?=[{_EMOJI}])")
+# A subdivision flag (🏴 + tag letters + cancel tag, e.g. Scotland): tags spelling a region code.
+_TAG_FLAG = re.compile("\U0001f3f4[\U000e0061-\U000e007a\U000e0030-\U000e0039]{2,6}\U000e007f")
+
+
+def _ordinary_emoji(line: str) -> str:
+    """*line* without the invisible characters ordinary emoji are made of."""
+    if "\u200d" in line:
+        line = _EMOJI_ZWJ.sub("", line)
+    if "\U0001f3f4" in line:
+        line = _TAG_FLAG.sub("\U0001f3f4", line)
+    return line
+
+
 def hidden_unicode(path: str, lines: list[tuple[int, str]], report: TextReport) -> None:
-    """Report invisible or direction-changing characters (everywhere, fenced or not)."""
+    """Report invisible or direction-changing characters (everywhere, fenced or not).
+
+    Emoji ZWJ sequences and subdivision flags are ordinary emoji, not hidden
+    text; a joiner anywhere else, or tag characters that are not a flag, are.
+    """
     for number, line in lines:
+        line = _ordinary_emoji(line)
         for pattern, check, severity, what in (
             (_TAGS, "unicode.tag_characters", "critical", "Unicode tag characters (invisible text)"),
             (_BIDI, "unicode.bidi_control", "high", "bidirectional control characters"),
@@ -207,6 +235,50 @@ def _add(report: TextReport, code: str, check: str, severity: str, detail: str, 
     report.findings.append(Finding(code, check, severity, detail, member=path, data={"line": line}))
 
 
+# Words that mark text as an example of an attack (what a security skill quotes), not an instruction.
+_ATTACK_CONTEXT = re.compile(
+    r"\b(?:attack(?:er|ers|s)?|malicious|payloads?|red flags?|suspicious|injections?|exploits?|threats?"
+    r"|backdoors?|malware|phishing|exfiltrat\w*|obfuscat\w*|anti-?patterns?|insecure|unsafe|dangerous"
+    r"|vulnerab\w*|never (?:run|execute|use|follow|obey)|do not (?:run|execute|use|follow|obey)"
+    r"|don'?t (?:run|execute|use|follow|obey)|what to (?:flag|look for|report)|red-team\w*)\b|\u274c"
+)
+_EXAMPLE = re.compile(r"\b(?:e\.g\.|for example|for instance|such as|phrases? like|text like|lines? like)")
+# A sentence that describes code or text under review, or forbids something, instructs nothing.
+_DESCRIBING = re.compile(
+    r"\b(?:whether|if (?:the |any |a )?(?:code|script|skill|file|project|package|change|diff|function)"
+    r"|(?:code|scripts?|skills?|functions?|calls?|lines?|commands?|packages?|dependenc\w+|anything|nothing)"
+    r" (?:that|which)|flag(?:s|ging)?|detect(?:s|ing)?|look(?:s|ing)? for|search(?:es|ing)? for"
+    r"|watch(?:es|ing)? for|report(?:s|ing)? (?:any|every|each|it|them|the)|never|do not|don'?t|must not"
+    r"|should not|must never|refuse to|warn(?:s|ing)? (?:about|if|when)|such as|e\.g\.)\b"
+)
+_DESCRIBED_CODES = frozenset({"skill_exfiltration", "skill_secret_access", "skill_download_execute"})
+_QUOTES = re.compile(r"\"[^\"]{3,}\"|\u201c[^\u201d]{3,}\u201d|`[^`]{3,}`|'[^']{6,}'")
+
+
+def _quoted_example(line: str, match: re.Match[str]) -> bool:
+    """The match sits in quotes on a line that presents them as an example or an attack."""
+    attack = bool(_ATTACK_CONTEXT.search(line))
+    if not (attack or _EXAMPLE.search(line)):
+        return False
+    return any(
+        q.start() <= match.start() and match.end() <= q.end() and (attack or q.group(0)[0] in '"\u201c')
+        for q in _QUOTES.finditer(line)
+    )
+
+
+def _described(code: str, line: str, start: int) -> bool:
+    """A secret or download named in a sentence that describes or forbids, not instructs."""
+    if code not in _DESCRIBED_CODES:
+        return False
+    sentence = re.split(r"[.!?;]\s", line[:start])[-1]
+    return bool(_DESCRIBING.search(sentence))
+
+
+def example_context(lines: list[str]) -> bool:
+    """Whether the prose before a fenced block (its lead-in and section heading) presents it as an attack."""
+    return any(_ATTACK_CONTEXT.search(normalise(line)) for line in lines)
+
+
 def scan_prose(path: str, lines: list[tuple[int, str]], report: TextReport, where: str = "") -> None:
     """Run the instruction rules over prose lines (not fenced examples)."""
     for number, raw in lines[:MAX_LINES]:
@@ -215,7 +287,7 @@ def scan_prose(path: str, lines: list[tuple[int, str]], report: TextReport, wher
             continue
         for code, check, severity, pattern in _RULES:
             match = pattern.search(line)
-            if match:
+            if match and not _quoted_example(line, match) and not _described(code, line, match.start()):
                 quoted = match.group(0)[:120]
                 _add(report, code, check, severity, f"{where}{quoted!r}", path, number)
         for url in _URL.findall(raw[:MAX_LINE]):
@@ -234,6 +306,29 @@ def scan_prose(path: str, lines: list[tuple[int, str]], report: TextReport, wher
         report.names.update(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", raw[:MAX_LINE]))
 
 
+_BLOCKQUOTE = re.compile(r"^ {0,3}>")
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
+
+
+def _lead_in(prose: dict[int, str], fence_line: int) -> list[str]:
+    """The prose introducing the fence opening at *fence_line*: the paragraph before it and its heading."""
+    out: list[str] = []
+    number = fence_line - 1
+    while number > 0 and number in prose and not prose[number].strip():
+        number -= 1  # blank lines between the lead-in and the fence
+    while number > 0 and number in prose and prose[number].strip() and len(out) < 3:
+        out.append(prose[number])
+        if _HEADING.match(prose[number]):
+            return out
+        number -= 1
+    while number > 0 and number in prose and fence_line - number < 40:
+        if _HEADING.match(prose[number]):
+            out.append(prose[number])
+            break
+        number -= 1
+    return out
+
+
 def scan_text(path: str, text: str, markdown: bool) -> tuple[TextReport, list[tuple[str, int, str]]]:
     """Scan a document; return the report and its runnable fenced blocks (language, line, text).
 
@@ -247,13 +342,20 @@ def scan_text(path: str, text: str, markdown: bool) -> tuple[TextReport, list[tu
     runnable: list[tuple[str, int, str]] = []
     if markdown:
         from gate.formats.skillmd import split_markdown
+        from gate.formats.skilltools import inline_commands, shell_lines
 
         doc = split_markdown(text)
-        scan_prose(path, doc.prose, report)
+        # Blockquotes are quotations, like fenced blocks: the prose rules skip them.
+        prose = [(n, line) for n, line in doc.prose if not _BLOCKQUOTE.match(line)]
+        scan_prose(path, prose, report)
+        report.commands.extend(inline_commands(prose))
+        by_line = dict(doc.prose)
         for fence in doc.fences:
             language = FENCE_LANGUAGES.get(fence.info)
-            if language:
+            if language and not example_context(_lead_in(by_line, fence.start - 1)):
                 runnable.append((language, fence.start, fence.text))
+            if language == "shell" or fence.info in ("console", "shell-session"):
+                report.commands.extend(shell_lines(fence.text, fence.start))
             report.names.update(re.findall(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", fence.text[: 64 * 1024]))
     else:
         scan_prose(path, all_lines, report)

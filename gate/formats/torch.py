@@ -139,7 +139,15 @@ def analyse_legacy(blob: Blob, limits: Limits = DEFAULT_LIMITS, *, member: str =
     if len(streams) > 1 and streams[1].result != PROTOCOL_VERSION:
         flag("torch.bad_protocol", "medium", "the protocol-version pickle is not 1001", streams[1].start)
     if len(streams) < 5 or not all(s.stop for s in streams):
-        # pickle.analyse already reported the broken stream; nothing to account for.
+        # pickle.analyse reports a stream that breaks; one cut off where a stream would
+        # start leaves nothing broken, only a checkpoint that is not all there.
+        if not any(f.severity in ("critical", "high") for f in report.findings):
+            flag(
+                "torch.truncated_checkpoint",
+                "high",
+                f"the legacy checkpoint holds {len(streams)} complete pickle(s) of the five torch writes",
+                analysis.end,
+            )
         header["storage_bytes"] = 0
         return report
     keys_value = streams[4].result

@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from gate.errors import PolicyError
+from gate.document import parse_yaml_one
+from gate.errors import InputError, PolicyError
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 MAX_BLOCK_CHARS = 64 * 1024
@@ -130,9 +129,9 @@ def extract_metadata(path: str, text: str, package: str) -> list[RuleMeta]:
         if len(body) > MAX_BLOCK_CHARS:
             raise PolicyError(f"{where}: METADATA block larger than {MAX_BLOCK_CHARS} characters")
         try:
-            data = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            problem = str(exc).splitlines()[0]
+            data = parse_yaml_one(where, body.encode("utf-8"))  # a field given twice is refused
+        except InputError as exc:
+            problem = str(exc).removeprefix(f"{where}: ").removeprefix("not valid YAML: ")
             raise PolicyError(f"{where}: METADATA is not valid YAML: {problem}") from None
         if not isinstance(data, dict):
             raise PolicyError(f"{where}: METADATA must be a YAML mapping")

@@ -4,7 +4,9 @@ An approval is an in-toto Statement v1 whose subject is ``NAME@VERSION`` with
 the artifact's sha256 and whose predicate (``https://gate.dev/approval/v1``)
 names the approver, the role and the time; an exception
 (``https://gate.dev/exception/v1``) also names one reason code, an end date
-and why. Each is a DSSE envelope signed with gate's keys (``gate keygen``).
+and why; a skill revocation (``https://gate.dev/revocation/v1``) names the
+revoker, the revocation role and the reason instead of an approver. Each is
+a DSSE envelope signed with gate's keys (``gate keygen``).
 
 The statements match ``schemas/approval-statement.schema.json`` and
 ``schemas/exception-statement.schema.json``. ``verify_statement`` checks an
@@ -28,8 +30,11 @@ from gate.attest.sign import statement_bytes
 
 APPROVAL_TYPE = "https://gate.dev/approval/v1"
 EXCEPTION_TYPE = "https://gate.dev/exception/v1"
+REVOCATION_TYPE = "https://gate.dev/revocation/v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-TYPES = {"approval": APPROVAL_TYPE, "exception": EXCEPTION_TYPE}
+TYPES = {"approval": APPROVAL_TYPE, "exception": EXCEPTION_TYPE, "revocation": REVOCATION_TYPE}
+# The predicate field naming the person who signs (and whose listed key must verify it).
+PERSON = {"approval": "approver", "exception": "approver", "revocation": "revoker"}
 
 
 def _now() -> str:
@@ -50,13 +55,15 @@ def make_statement(
     why: str | None = None,
 ) -> dict[str, Any]:
     predicate: dict[str, Any] = {
-        "approver": approver,
+        PERSON[kind]: approver,
         "role": role,
         "version": version,
         "signed_at": signed_at or _now(),
     }
     if kind == "exception":
         predicate.update({"code": code, "until": until, "why": why})
+    if kind == "revocation":
+        predicate["reason"] = why
     return {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": f"{name}@{version}", "digest": {"sha256": digest.removeprefix("sha256:")}}],
@@ -117,10 +124,10 @@ def verify_statement(
         subject = statement["subject"][0]
     except (dsse.EnvelopeError, ValueError, KeyError, IndexError, TypeError) as exc:
         return {"verified": False, "error": f"not a signed {kind} statement: {str(exc)[:200]}"}
-    approver = str(predicate.get("approver", ""))[:256]
+    approver = str(predicate.get(PERSON[kind], ""))[:256]
     record: dict[str, Any] = {
         "role": str(predicate.get("role", ""))[:64],
-        "approver": approver,
+        PERSON[kind]: approver,
         "digest": "sha256:" + str(subject.get("digest", {}).get("sha256", ""))[:64],
         "version": str(predicate.get("version", ""))[:128],
         "signed_at": str(predicate.get("signed_at", ""))[:64],
@@ -133,6 +140,8 @@ def verify_statement(
                 "why": str(predicate.get("why", ""))[:2048],
             }
         )
+    if kind == "revocation":
+        record["reason"] = str(predicate.get("reason", ""))[:2048]
     if statement.get("predicateType") != TYPES[kind]:
         return {**record, "verified": False, "error": f"predicate type is not {TYPES[kind]}"}
     problems = schemas.problems(f"{kind}-statement", statement)

@@ -44,6 +44,7 @@ from gate.document import MAX_DEPTH, parse_json
 from gate.engine import create_engine
 from gate.engine.interface import Engine, JsonDocument, Undefined
 from gate.errors import EngineError, GateError, InputError, UsageError
+from gate.server import budget
 from gate.server.auth import BearerAuth, BodyLimit, RequestTooLarge
 from gate.server.decision_log import DecisionLog, DecisionLogConfig
 
@@ -81,6 +82,18 @@ class ServeConfig:
     """Private key for signed attestations on /v1/gate/eval (when available)."""
     registry_dir: str | None = None
     """Answer POST /v1/model/promote for this registry folder (needs a token)."""
+    query_timeout_s: float = budget.DEFAULT_TIMEOUT_S
+    """Wall-clock (and CPU) seconds one evaluation may take; past it: 500."""
+    query_memory_bytes: int = budget.DEFAULT_MEMORY_BYTES
+    """Memory one evaluation may add to its worker's; past it: 500."""
+    read_timeout_s: float = 10.0
+    """Seconds a client has to send a request's headers and body."""
+    max_header_bytes: int = 64 * 1024
+    """Largest request line plus headers accepted."""
+    max_connections: int = 1024
+    """Open connections per worker; more are closed at once."""
+    watch_key: str | None = None
+    """gate watch's provenance public key: promotions are verified against it."""
 
     def to_json(self) -> str:
         """Serialised for worker processes (the token itself is left out)."""
@@ -102,10 +115,14 @@ def resolve_token(config: ServeConfig) -> str | None:
     if config.token:
         return config.token
     if config.token_file:
+        from gate.fsutil import read_bounded
+
         try:
-            text = Path(config.token_file).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{config.token_file}: cannot read the token: {exc}") from None
+            text = read_bounded(config.token_file, 4096).decode("utf-8").strip()
+        except InputError as exc:
+            raise UsageError(f"{exc} (the token file)") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{config.token_file}: the token is not UTF-8") from None
         if not text or "\n" in text:
             raise UsageError(f"{config.token_file}: the token file must hold one non-empty line")
         return text
@@ -170,18 +187,31 @@ class Service:
                 )
             self.signer = load_signing_key(config.attest_key)
             self.policy_digest = policy_digest(self.policies, self.profile)
+        self.budget = budget.Budget(config.query_timeout_s, config.query_memory_bytes)
+        self.watch_key: Any = None
+        if config.watch_key:
+            from gate.attest.keys import load_verify_key
+
+            self.watch_key = load_verify_key(config.watch_key)
         labels = {"id": str(uuid.uuid4()), "version": __version__, "app": "gate"}
         self.log = DecisionLog(config.decision_log, labels, {"gate": {"revision": self.revision}})
 
     # --- evaluation --------------------------------------------------------
 
-    def _evaluate(self, request: Request, path: str, input_value: Any, has_input: bool) -> Response:
+    async def _bounded(self, evaluate: Any) -> Any:
+        """*evaluate()* in a child process under the query budget (gate.server.budget).
+
+        Forked from the event-loop thread: a regorus engine may only be used
+        from the thread that built it. The worker waits at most the budget."""
+        return budget.run(evaluate, self.budget)
+
+    async def _evaluate(self, request: Request, path: str, input_value: Any, has_input: bool) -> Response:
         ref = data_ref(path)
         started = time.perf_counter_ns()
         document = JsonDocument(input_value, orjson.dumps(input_value).decode()) if has_input else None
         decision_id = str(uuid.uuid4())
         try:
-            result = self.engine.evaluate(ref, document)
+            result = await self._bounded(lambda: self.engine.evaluate(ref, document))
             defined = True
         except Undefined:
             result, defined = None, False
@@ -221,15 +251,15 @@ class Service:
     async def data_post(self, request: Request) -> Response:
         """``POST /v1/data[/{path}]``."""
         input_value, has_input = await self._input(request)
-        return self._evaluate(request, request.path_params.get("path", ""), input_value, has_input)
+        return await self._evaluate(request, request.path_params.get("path", ""), input_value, has_input)
 
     async def data_get(self, request: Request) -> Response:
         """``GET /v1/data[/{path}]`` (``?input=<json>``)."""
         raw = request.query_params.get("input")
         if raw is None:
-            return self._evaluate(request, request.path_params.get("path", ""), None, False)
+            return await self._evaluate(request, request.path_params.get("path", ""), None, False)
         document = parse_json("input parameter", raw.encode())
-        return self._evaluate(request, request.path_params.get("path", ""), document.value, True)
+        return await self._evaluate(request, request.path_params.get("path", ""), document.value, True)
 
     async def query(self, request: Request) -> Response:
         """``POST /v1/query`` ``{"query", "input"}`` or ``GET /v1/query?q=``."""
@@ -247,7 +277,7 @@ class Service:
             raise InputError(f"query longer than {MAX_QUERY_CHARS} characters")
         document = JsonDocument(input_value, orjson.dumps(input_value).decode()) if has_input else None
         try:
-            results = self.engine.query(text, document)
+            results = await self._bounded(lambda: self.engine.query(text, document))
         except EngineError as exc:
             return _error(400, "invalid_parameter", str(exc))
         return _json({"result": results} if results else {}, pretty=_flag(request, "pretty"))
@@ -266,7 +296,9 @@ class Service:
         document = JsonDocument(input_value, orjson.dumps(input_value).decode())
         decision_id = str(uuid.uuid4())
         try:
-            decision = self.engine.evaluate(f"data.{DECISION_PATH.replace('/', '.')}", document)
+            decision = await self._bounded(
+                lambda: self.engine.evaluate(f"data.{DECISION_PATH.replace('/', '.')}", document)
+            )
         except EngineError as exc:
             return _error(500, "internal_error", str(exc))
         problems = schemas.problems("decision", decision)
@@ -275,7 +307,7 @@ class Service:
         elapsed = time.perf_counter_ns() - started
         answer: dict[str, Any] = {"decision_id": decision_id, "result": decision}
         if self.signer is not None:
-            answer["attestation"] = self._attest(document, decision)
+            answer["attestation"] = await self._attest(document, decision)
         if self.log.enabled:
             self.log.record(
                 decision_id=decision_id,
@@ -289,7 +321,7 @@ class Service:
             )
         return _json(answer, pretty=_flag(request, "pretty"))
 
-    def _attest(self, document: JsonDocument, decision: dict[str, Any]) -> list[Any]:
+    async def _attest(self, document: JsonDocument, decision: dict[str, Any]) -> list[Any]:
         """The signed DSSE envelopes (SLSA VSA, then gate's decision predicate)."""
         from gate.attest.sign import attest_decision
         from gate.attest.statement import DecisionRecord
@@ -297,7 +329,9 @@ class Service:
         cve_delta = None
         if self.profile is not None and self.profile.settings.get("policy") == "container":
             try:
-                cve_delta = self.engine.evaluate("data.gate.container.cve_delta", document)
+                cve_delta = await self._bounded(
+                    lambda: self.engine.evaluate("data.gate.container.cve_delta", document)
+                )
             except EngineError:  # undefined without usable scans
                 cve_delta = None
         record = DecisionRecord(
@@ -319,10 +353,15 @@ class Service:
 
         if not self.config.registry_dir:
             return _error(404, "not_found", "this server has no registry folder (gate serve --registry-dir)")
+        from starlette.concurrency import run_in_threadpool
+
         body = await request.body()
         value = parse_json("request body", body).value
         try:
-            status, answer = record(Path(self.config.registry_dir), value)
+            # The artifact is hashed (a streaming read) off the event loop.
+            status, answer = await run_in_threadpool(
+                record, Path(self.config.registry_dir), value, self.watch_key
+            )
         except PromotionRejected as exc:
             return _error(exc.status, exc.code, str(exc))
         return _json(answer, status)
@@ -390,6 +429,11 @@ def create_app(config: ServeConfig) -> Any:
     if config.registry_dir and not token:
         raise UsageError(
             f"--registry-dir needs a bearer token (--token-file or ${TOKEN_ENV}): promotions are never open"
+        )
+    if config.registry_dir and not config.watch_key:
+        raise UsageError(
+            "--registry-dir needs --watch-key (the gate watch public key): "
+            "a promotion is recorded only when its signed provenance verifies"
         )
     if config.registry_dir and not Path(config.registry_dir).is_dir():
         raise UsageError(f"{config.registry_dir}: not a folder")

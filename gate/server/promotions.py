@@ -1,9 +1,14 @@
 """``POST /v1/model/promote``: the registry API the quarantine watcher announces to.
 
-``gate serve --registry-dir DIR`` answers it (a bearer token is then
-required). A promotion is recorded only for an artifact that is really in
-the registry folder with its provenance manifest, and only when the
-announced sha256 and size match that manifest. Records are appended (flock,
+``gate serve --registry-dir DIR --watch-key PUB`` answers it (a bearer
+token is then required). A promotion is recorded only for an artifact that
+is really in the registry folder with its provenance manifest, only when the
+announced sha256 and size match that manifest, only when the manifest's DSSE
+envelope (``NAME.provenance.dsse.json``) verifies with the watcher's public
+key over an in-toto Statement whose subject is NAME with that sha256 and
+whose predicate is that manifest, and only when the artifact in the folder,
+hashed here, has that sha256 (a directory: gate's directory digest). What
+the request body says is never recorded on its own word. Records are appended (flock,
 fsync) to ``DIR/.promotions.jsonl``; an announcement whose idempotency key is
 already recorded is answered 200 without a second record, so a watcher
 retrying after a lost answer never promotes twice.
@@ -13,12 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Any
+
+from gate.attest import dsse
+from gate.evidence.directory import directory_digest
 
 RECORDS = ".promotions.jsonl"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -49,7 +59,69 @@ def _name(body: dict[str, Any]) -> bytes:
     return name
 
 
-def record(registry: Path, body: Any) -> tuple[int, dict[str, Any]]:
+def _file_sha256(path: bytes) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PromotionRejected(409, "conflict", "the artifact is not a regular file")
+        digest = hashlib.sha256()
+        while block := os.read(fd, 1 << 20):
+            digest.update(block)
+        return digest.digest()
+    finally:
+        os.close(fd)
+
+
+def artifact_sha256(base: bytes) -> str:
+    """The artifact's sha256 as gate computes it: of the file, or gate's directory digest."""
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode):
+        return _file_sha256(base).hex()
+    entries: list[tuple[bytes, bytes, bytes]] = []
+    for folder, dirs, files in os.walk(base, followlinks=False):
+        for item in sorted(files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]):
+            path = os.path.join(folder, item)
+            rel = os.path.relpath(path, base)
+            if os.path.islink(path):
+                entries.append((b"L", rel, os.readlink(path)))
+            else:
+                entries.append((b"F", rel, _file_sha256(path)))
+    entries.sort(key=lambda entry: entry[1])
+    return directory_digest(entries).removeprefix("sha256:")
+
+
+def _check_signed(base: bytes, name: bytes, manifest: Any, sha256: str, key: Any) -> None:
+    """The manifest's DSSE envelope verifies with *key* and states exactly this manifest and sha256."""
+    try:
+        raw = Path(os.fsdecode(base + b".provenance.dsse.json")).read_bytes()[: 4 << 20]
+        envelope = dsse.Envelope.from_json(json.loads(raw))
+    except (OSError, ValueError, dsse.EnvelopeError):
+        raise PromotionRejected(
+            409, "conflict", "the artifact has no readable signed provenance (NAME.provenance.dsse.json)"
+        ) from None
+    if envelope.payload_type != dsse.INTOTO_PAYLOAD_TYPE or dsse.verify(envelope, key) is None:
+        raise PromotionRejected(
+            409, "conflict", "the provenance signature does not verify with the watch key"
+        )
+    try:
+        statement = json.loads(envelope.payload)
+        subjects = statement["subject"]
+        predicate = statement["predicate"]
+    except (ValueError, KeyError, TypeError):
+        raise PromotionRejected(
+            409, "conflict", "the signed provenance is not an in-toto Statement"
+        ) from None
+    named = manifest.get("artifact", {}).get("filename_hex") == name.hex()
+    subject_ok = isinstance(subjects, list) and any(
+        isinstance(s, dict) and s.get("digest", {}).get("sha256") == sha256 for s in subjects
+    )
+    if not (named and subject_ok and predicate == manifest):
+        raise PromotionRejected(
+            409, "conflict", "the signed provenance does not state this artifact's name, sha256 and manifest"
+        )
+
+
+def record(registry: Path, body: Any, key: Any = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, answer) for one announcement."""
     if not isinstance(body, dict):
         raise PromotionRejected(400, "invalid_parameter", "expected a JSON object")
@@ -71,6 +143,17 @@ def record(registry: Path, body: Any) -> tuple[int, dict[str, Any]]:
     if artifact.get("sha256") != sha256 or artifact.get("size_bytes") != size:
         raise PromotionRejected(
             409, "conflict", "sha256 or size does not match the artifact's provenance manifest"
+        )
+    if key is None:
+        raise PromotionRejected(500, "internal_error", "this server has no watch key to verify promotions")
+    _check_signed(base, name, manifest, sha256, key)
+    try:
+        actual = artifact_sha256(base)
+    except OSError as exc:
+        raise PromotionRejected(409, "conflict", f"the artifact cannot be read: {exc.strerror}") from None
+    if actual != sha256:
+        raise PromotionRejected(
+            409, "conflict", "the artifact in the registry folder does not have the signed sha256"
         )
     key = f"{sha256}:{name.hex()}"
     path = registry / RECORDS

@@ -158,7 +158,7 @@ def _dependencies(
 
 
 def _activation(skills: SkillStore, digest: str, profile: Profile, engine: str) -> dict[str, Any]:
-    from gate.skills.pipeline import _with, decide, verified_approvals
+    from gate.skills.pipeline import _with, decide, record_evidence, verified_approvals
 
     allow = skills.allowlist()
     out: dict[str, Any] = {
@@ -175,7 +175,11 @@ def _activation(skills: SkillStore, digest: str, profile: Profile, engine: str) 
     scan = skills.artifacts(submission.id).get("scan")
     if scan is None:
         return {**out, "outcome_now": None}
-    document = _with(scan["content"], approvals=verified_approvals(skills.statements(submission.id), profile))
+    document = _with(
+        scan["content"],
+        approvals=verified_approvals(skills.statements(submission.id), profile),
+        **record_evidence(skills, submission),
+    )
     decision = decide(document, profile, engine)
     out["outcome_now"] = decision["skill"]["outcome"]
     out["reasons_now"] = [code for code in decision["reasons"] if code != "skill_approved"][:50]

@@ -2,10 +2,11 @@
 
 intake (pending_scan) -> scan (rejected_scan | pending_policy) -> evaluate
 (approved_limited | approved_trusted | rejected_policy) -> approve / publish;
-revoke at any time from an approved state. Every step re-reads the package
-and checks its digest against the intake, builds the input document
-(:mod:`gate.evidence.skill`), adds the verified approvals and the transition
-asked, and lets ``data.gate.main.decision`` decide.
+revoke (:mod:`gate.skills.revocation`) at any time. Every step re-reads the
+package and checks its digest against the intake, builds the input document
+(:mod:`gate.evidence.skill`), adds the verified approvals, the submission's
+intake time and the digest's standing revocations, and the transition asked,
+and lets ``data.gate.main.decision`` decide.
 """
 
 from __future__ import annotations
@@ -78,15 +79,27 @@ def decide(document: dict[str, Any], profile: Profile, engine: str) -> dict[str,
     return decision
 
 
+_EVIDENCE = ("approvals", "submission", "revocations", "revocation")
+
+
 def _with(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(document))
     out["gate"]["now"] = _now()
     for key, value in changes.items():
-        if key == "approvals":
-            out["evidence"]["approvals"] = value
+        if key in _EVIDENCE:
+            out.setdefault("evidence", {})[key] = value
         else:
             out[key] = value
     return out
+
+
+def record_evidence(skills: SkillStore, submission: Submission) -> dict[str, Any]:
+    """What the registry records about this submission's digest, for the policy: when this
+    submission was taken in, and the digest's revocations that still stand."""
+    return {
+        "submission": {"id": submission.id, "submitted_at": submission.at},
+        "revocations": skills.standing_revocations(submission.digest),
+    }
 
 
 def _transition(
@@ -122,7 +135,9 @@ def scan(
     first = decide(document, profile, engine)
     to = "rejected_scan" if first["skill"]["outcome"] == "rejected_scan" else "pending_policy"
     skills.add_artifact(submission, "scan", document)
-    result = _transition(skills, submission, document, to, profile, engine)
+    result = _transition(
+        skills, submission, _with(document, **record_evidence(skills, submission)), to, profile, engine
+    )
     skills.add_artifact(submission, "policy", result["decision"])
     return result
 
@@ -138,10 +153,17 @@ def evaluate(skills: SkillStore, ref: str, profile: Profile, engine: str) -> dic
     if scanned is None:
         raise UsageError(f"{submission.name}: no scan artifact is recorded; run gate skill scan first")
     document = _with(
-        scanned["content"], approvals=verified_approvals(skills.statements(submission.id), profile)
+        scanned["content"],
+        approvals=verified_approvals(skills.statements(submission.id), profile),
+        **record_evidence(skills, submission),
     )
     first = decide(document, profile, engine)
     to = first["skill"]["outcome"]
+    if to == "revoked":
+        raise SkillRefused(
+            f"{submission.name} ({submission.digest}): the digest is revoked; "
+            "it returns only through a new gate skill intake"
+        )
     if to == submission.state:
         return {"decision": first, "from": submission.state, "to": to, "recorded": False, "unchanged": True}
     result = _transition(skills, submission, document, to, profile, engine)
@@ -164,7 +186,7 @@ def publish(skills: SkillStore, ref: str, profile: Profile, engine: str) -> dict
         raise SkillRefused(f"{submission.name}: no {' or '.join(missing)} artifact is recorded")
     statements = skills.statements(submission.id)
     approvals = verified_approvals(statements, profile)
-    document = _with(artifacts["scan"]["content"], approvals=approvals)
+    document = _with(artifacts["scan"]["content"], approvals=approvals, **record_evidence(skills, submission))
     decision = decide(document, profile, engine)
     if decision["skill"]["outcome"] != "approved_trusted":
         raise SkillRefused(
@@ -180,16 +202,8 @@ def publish(skills: SkillStore, ref: str, profile: Profile, engine: str) -> dict
         "source": skill["declared"]["source"],
         "signer": skill["signature"].get("signer"),
         "signature_keyid": skill["signature"].get("keyid"),
-        "approvalRecord": [
-            {
-                "role": a["role"],
-                "approver": a["approver"],
-                "signed_at": a["signed_at"],
-                "keyid": a.get("keyid"),
-            }
-            for a in approvals
-            if a.get("verified") is True
-        ],
+        # only the approvals the policy counted (not a self-approval, not one person's second role)
+        "approvalRecord": decision["skill"]["approvals_counted"],
         "evidence": {
             "scan": artifacts["scan"]["sha256"],
             "policy": artifacts["policy"]["sha256"],
@@ -209,60 +223,3 @@ def _digest_json(value: Any) -> str:
     from gate.skills.store import sha256_of
 
     return sha256_of(value).removeprefix("sha256:")
-
-
-def revoke(
-    skills: SkillStore, digest: str, reason: str, actor: str, profile: Profile, engine: str
-) -> dict[str, Any]:
-    """Emergency revocation by a holder of a revocation role: decided in Rego, recorded at once."""
-    submission = skills.get(digest)
-    artifacts = skills.artifacts(submission.id)
-    base = artifacts.get("scan", {}).get("content") or _bare_document(submission, profile)
-    request = {"kind": "transition", "from": submission.state, "to": "revoked", "actor": actor}
-    decision = decide(_with(base, request=request), profile, engine)
-    unauthorised = "skill_revocation_unauthorised" in decision["reasons"]
-    if unauthorised:
-        return {"decision": decision, "recorded": False}
-    record = {"reason": reason, "actor": actor, "previous_state": submission.state, "at": _now()}
-    result = skills.revoke(submission, reason, decision, record)
-    notified = _notify(profile, {**result, "actor": actor})
-    return {"decision": decision, "recorded": True, "revocation": result, "notified": notified}
-
-
-def _bare_document(submission: Submission, profile: Profile) -> dict[str, Any]:
-    """A minimal skill document for a submission never scanned (revocation needs only the request)."""
-    return {
-        "gate": {
-            "version": "1",
-            "mode": "static",
-            "now": _now(),
-            "profile": {"name": profile.name, "sha256": profile.sha256},
-        },
-        "subject": {"kind": "skill", "ref": submission.name, "digest": submission.digest},
-        "evidence": {},
-    }
-
-
-def _notify(profile: Profile, event: dict[str, Any]) -> dict[str, Any]:
-    """Run the profile's revocation command with the event on stdin (no shell, bounded)."""
-    import subprocess
-
-    argv = list(profile.settings.get("skills", {}).get("revocation_notify", []))
-    if not argv:
-        return {"ran": False}
-    try:
-        done = subprocess.run(
-            argv,
-            input=json.dumps(event).encode(),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"ran": True, "argv": argv, "error": str(exc)[:500]}
-    return {
-        "ran": True,
-        "argv": argv,
-        "exit_code": done.returncode,
-        "stderr": done.stderr.decode("utf-8", "replace")[-500:],
-    }

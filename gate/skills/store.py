@@ -205,26 +205,49 @@ class SkillStore:
                 "by": row.actor,
             }
 
-    def revoked(self) -> dict[str, dict[str, Any]]:
-        """Digests revoked since their latest intake: {digest: {reason, at, by}}."""
-        from sqlalchemy import func, select
+    def _standing(self, session: Any, digest: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Revocations still standing, by digest, oldest first.
 
-        from gate.skills.models import SkillRevocation, SkillSubmission
+        A revocation stands until the digest is restored: a submission taken
+        in after the revocation reached approved_trusted after it (a full
+        re-intake, scan, evaluation and two-party approval, each decided in
+        Rego). A re-intake alone restores nothing.
+        """
+        from sqlalchemy import select
 
-        out: dict[str, dict[str, Any]] = {}
-        with self.store._tx() as session:
-            intake = dict(
-                session.execute(
-                    select(SkillSubmission.digest, func.max(SkillSubmission.at)).group_by(
-                        SkillSubmission.digest
-                    )
-                ).all()
+        from gate.skills.models import SkillRevocation, SkillSubmission, SkillTransition
+
+        revocations = select(SkillRevocation).order_by(SkillRevocation.id)
+        trusted = (
+            select(SkillSubmission.digest, SkillSubmission.at, SkillTransition.at)
+            .join(SkillTransition, SkillTransition.submission_id == SkillSubmission.id)
+            .where(SkillTransition.to_state == "approved_trusted")
+        )
+        if digest is not None:
+            revocations = revocations.where(SkillRevocation.digest == digest)
+            trusted = trusted.where(SkillSubmission.digest == digest)
+        restorations: dict[str, list[tuple[str, str]]] = {}
+        for row_digest, submitted, moved in session.execute(trusted).all():
+            restorations.setdefault(row_digest, []).append((_iso(submitted) or "", _iso(moved) or ""))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in session.execute(revocations).scalars():
+            at = _iso(r.at) or ""
+            if any(s > at and t > at for s, t in restorations.get(r.digest, [])):
+                continue
+            out.setdefault(r.digest, []).append(
+                {"at": at, "reason": r.reason[:2048], "by": str(r.record.get("revoker") or r.actor)[:256]}
             )
-            for r in session.execute(select(SkillRevocation).order_by(SkillRevocation.id)).scalars():
-                since = intake.get(r.digest)
-                if since is None or _iso(r.at) >= _iso(since):  # type: ignore[operator]
-                    out[r.digest] = {"reason": r.reason, "at": _iso(r.at), "by": r.actor}
         return out
+
+    def standing_revocations(self, digest: str) -> list[dict[str, Any]]:
+        """The revocations of *digest* that still stand (the skills policy reads them)."""
+        with self.store._tx() as session:
+            return self._standing(session, digest).get(digest, [])
+
+    def revoked(self) -> dict[str, dict[str, Any]]:
+        """Digests whose revocation still stands: {digest: {reason, at, by}} (the latest revocation)."""
+        with self.store._tx() as session:
+            return {digest: found[-1] for digest, found in self._standing(session).items()}
 
     # --- writing ---
 
@@ -402,7 +425,9 @@ class SkillStore:
     def revoke(
         self, submission: Submission, reason: str, decision: dict[str, Any], record: dict[str, Any]
     ) -> dict[str, Any]:
-        """Revoke a digest at once: the revocation row and, from an approved state, the transition."""
+        """Revoke a digest at once: the revocation row and the submission's transition to revoked.
+
+        *record* carries the signed revocation statement the policy counted."""
         from gate.skills.models import SkillRevocation, SkillTransition
 
         def change(session: Any) -> str:
@@ -416,7 +441,7 @@ class SkillStore:
                     actor=self.store.actor,
                 )
             )
-            if state in ("approved_limited", "approved_trusted"):
+            if state != "revoked":
                 session.add(
                     SkillTransition(
                         submission_id=submission.id,
@@ -451,18 +476,32 @@ class SkillStore:
     # --- the trusted allowlist ---
 
     def allowlist(self) -> dict[str, Any]:
-        """Published, still approved_trusted digests, and the revoked ones, for runners."""
-        from sqlalchemy import select
+        """Published, still approved_trusted digests, and the revoked ones, for runners.
 
-        from gate.skills.models import SkillPublication
+        A revoked digest stays in revokedDigests (and out of byDigest) until it
+        is restored through a full re-intake that reached approved_trusted, and
+        then returns only once that submission is published.
+        """
+        from sqlalchemy import func, select
+
+        from gate.skills.models import SkillPublication, SkillRevocation
 
         revoked = self.revoked()
         by_digest: dict[str, Any] = {}
         with self.store._tx() as session:
+            last_revoked = dict(
+                session.execute(
+                    select(SkillRevocation.digest, func.max(SkillRevocation.at)).group_by(
+                        SkillRevocation.digest
+                    )
+                ).all()
+            )
             rows = session.execute(select(SkillPublication).order_by(SkillPublication.id)).scalars()
             for row in rows:
                 state, _ = self._state(session, row.submission_id)
-                if state != "approved_trusted" or row.digest in revoked:
+                # a publication from before the digest's latest revocation never returns
+                stale = row.digest in last_revoked and _iso(row.at) <= _iso(last_revoked[row.digest])  # type: ignore[operator]
+                if state != "approved_trusted" or row.digest in revoked or stale:
                     by_digest.pop(row.digest, None)
                     continue
                 by_digest[row.digest] = {**row.record, "status": state, "published_at": _iso(row.at)}

@@ -6,14 +6,14 @@ with ``.`` are never artifacts: they are the watcher's own folder, a
 companion ``.<name>.source`` file (the source URL, as the seed's watcher
 reads it) or a completion marker ``.<name>.ready``.
 
+Entries named ``<name>.sig`` or ``<name>.sigstore.json`` are the companion
+signature of ``<name>`` (OpenSSF model signing), never artifacts.
+
 An artifact is complete when its marker exists, or when what ``lstat``
 shows of it (size and mtime; for a folder, its entry count, total size and
 newest mtime) has not changed for the settle interval. It is then *taken*:
-renamed into the watcher's private work folder (mode 0700, same filesystem),
-and only then checked, so nothing can be swapped between the checks and the
-scan. A symlink, a file with other hard links (it may be a link to a file
-outside quarantine), or anything but a regular file or folder is refused;
-so is a folder holding one. Nothing is ever followed.
+copied into the watcher's private work folder (gate.watch.private), and only
+the copy is checked, scanned and promoted. Nothing is ever followed.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 MARKER_SUFFIX = b".ready"
 SOURCE_SUFFIX = b".source"
+# Companion signatures beside the drop (OpenSSF model signing: a Sigstore bundle), first found wins.
+SIGNATURE_SUFFIXES = (b".sig", b".sigstore.json")
 MAX_SOURCE_BYTES = 4096
+MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
 MAX_DIR_ENTRIES = 100_000
 MAX_DIR_DEPTH = 32
 
@@ -95,7 +97,7 @@ class Settler:
         present = set()
         out: list[tuple[float, bytes]] = []
         for name in names:
-            if name.startswith(b"."):
+            if name.startswith(b".") or is_companion(name):
                 continue
             present.add(name)
             path = os.path.join(quarantine, name)
@@ -122,6 +124,48 @@ class Settler:
         self.seen.pop(name, None)
 
 
+def is_companion(name: bytes) -> bool:
+    """A signature file (``<name>.sig``, ``<name>.sigstore.json``): never an artifact itself."""
+    return any(name.endswith(suffix) and len(name) > len(suffix) for suffix in SIGNATURE_SUFFIXES)
+
+
+def _read_companion(path: bytes, limit: int) -> bytes | None:
+    """A companion file's bytes (bounded, never following a link), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, total = [], 0
+        while total <= limit:
+            block = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    return None if len(data) > limit else data
+
+
+def read_signature(quarantine: bytes, name: bytes) -> tuple[bytes, bytes] | None:
+    """(suffix, bytes) of the companion signature ``<name>.sig`` or ``<name>.sigstore.json``, if any.
+
+    A companion larger than the bound is passed on as is (empty), so it is
+    reported as a signature that does not verify, never silently ignored.
+    """
+    for suffix in SIGNATURE_SUFFIXES:
+        path = os.path.join(quarantine, name + suffix)
+        if not os.path.lexists(path):
+            continue
+        data = _read_companion(path, MAX_SIGNATURE_BYTES)
+        return suffix, data if data is not None else b""
+    return None
+
+
 def read_source(quarantine: bytes, name: bytes) -> str | None:
     """The source URL from the companion ``.<name>.source`` file (first line, bounded), if any."""
     path = os.path.join(quarantine, b"." + name + SOURCE_SUFFIX)
@@ -143,65 +187,6 @@ def remove_companions(quarantine: bytes, name: bytes) -> None:
     for suffix in (SOURCE_SUFFIX, MARKER_SUFFIX):
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(quarantine, b"." + name + suffix))
-
-
-def refusal(path: bytes) -> str | None:
-    """Why a taken entry is refused before any scan (None: it may be scanned)."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return "the artifact vanished before it could be scanned"
-    if stat.S_ISLNK(info.st_mode):
-        return "the artifact is a symbolic link (never followed)"
-    if stat.S_ISREG(info.st_mode):
-        if info.st_nlink > 1:
-            return (
-                f"the artifact has {info.st_nlink} hard links (it may be a link to a file outside quarantine)"
-            )
-        return None
-    if not stat.S_ISDIR(info.st_mode):
-        return "the artifact is neither a regular file nor a folder"
-    count = 0
-    stack = [(path, 0)]
-    while stack:
-        folder, depth = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError as exc:
-            return f"a folder of the artifact cannot be listed: {exc.strerror}"
-        for entry in entries:
-            count += 1
-            if count > MAX_DIR_ENTRIES:
-                return f"the folder holds more than {MAX_DIR_ENTRIES} entries"
-            shown = display(os.path.relpath(entry.path, path))
-            sub = entry.stat(follow_symlinks=False)
-            if stat.S_ISLNK(sub.st_mode):
-                return f"the folder holds a symbolic link: {shown}"
-            if stat.S_ISDIR(sub.st_mode):
-                if depth + 1 > MAX_DIR_DEPTH:
-                    return f"the folder is nested deeper than {MAX_DIR_DEPTH} levels"
-                stack.append((entry.path, depth + 1))
-            elif not stat.S_ISREG(sub.st_mode):
-                return f"the folder holds something that is not a regular file: {shown}"
-            elif sub.st_nlink > 1:
-                return f"the folder holds a file with {sub.st_nlink} hard links: {shown}"
-    return None
-
-
-def remove(path: bytes) -> None:
-    """Delete an entry without following anything (a link is removed, never its target)."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        import shutil
-
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
-def ensure_private(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+    for suffix in SIGNATURE_SUFFIXES:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(quarantine, name + suffix))

@@ -200,11 +200,16 @@ def promote(
     registry: bytes,
     name: bytes,
     doc: dict[str, Any],
-    key: SigningKey,
+    key: SigningKey | None,
     *,
     enable_fsverity: bool = False,
 ) -> dict[str, Any]:
-    """Write the signed manifest, then move the artifact in; the manifest as written."""
+    """Write the manifest (and its DSSE envelope when there is a key), then move the artifact in.
+
+    *source* is the watcher's private copy: nothing but gate can write it, so
+    the file that lands in the registry holds the bytes the manifest's sha256
+    was computed over.
+    """
     base = os.path.join(registry, name)
     if os.path.lexists(base):
         # Checked before the manifest is written, so another artifact's manifest is never replaced.
@@ -218,11 +223,16 @@ def promote(
         enabled, digest, why = fsverity(source, False)
     else:
         enabled, digest, why = False, None, "a folder artifact (fs-verity protects single files)"
-    doc["integrity"] = {"fsverity_enabled": enabled, "fsverity_digest": digest}
+    doc["integrity"] = {
+        "fsverity_enabled": enabled,
+        "fsverity_digest": digest,
+        "manifest_signed": key is not None,
+    }
     if why:
         doc["integrity"]["fsverity_unavailable"] = why
     text = (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
     write_atomic(manifest_path, text)
-    write_atomic(envelope_path, _envelope(doc, key))
+    if key is not None:
+        write_atomic(envelope_path, _envelope(doc, key))
     place(source, registry, name)
     return doc

@@ -11,6 +11,7 @@ events (watchdog) wake the loop early; without them it polls.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -28,7 +29,7 @@ from gate.audit.events import record_event
 from gate.audit.log import AuditLog
 from gate.errors import GateError, UsageError
 from gate.profile import Profile
-from gate.watch import intake, state
+from gate.watch import intake, private, state
 from gate.watch.announce import AnnounceError, TokenSource, announce, payload
 from gate.watch.promote import MANIFEST_SUFFIX, PromotionError, manifest, promote
 
@@ -44,6 +45,22 @@ REJECT_REASONS = frozenset(
     }
 )
 MAX_BACKOFF_S = 300.0
+# The seed's signing key: used when present and no other key is given.
+SEED_KEY_PATH = "/etc/secure-ai/keys/cosign.key"
+SIGNED_MANIFEST_REF = "data.gate.artifact.signed_manifest_required"
+INCOMING = b".incoming"
+SIGNATURE_NAME = b".signature"
+
+
+def _key_signed(path: bytes) -> bool:
+    """Whether a Sigstore bundle carries a public key (a key signature) rather than a certificate."""
+    try:
+        with open(path, "rb") as handle:
+            bundle = json.loads(handle.read(16 * 1024 * 1024))
+    except (OSError, ValueError):
+        return False
+    material = bundle.get("verificationMaterial", {}) if isinstance(bundle, dict) else {}
+    return isinstance(material, dict) and "publicKey" in material
 
 
 @dataclass
@@ -53,7 +70,7 @@ class WatchConfig:
     quarantine: Path
     registry: Path
     profile: Profile
-    key: SigningKey
+    key: SigningKey | None
     audit_log: Path
     state_dir: Path
     registry_url: str | None = None
@@ -64,6 +81,8 @@ class WatchConfig:
     poll_s: float = 2.0
     engine: str = "regorus"
     fsverity: bool = False
+    public_key: str | None = None
+    trusted_root: str | None = None
 
 
 Log = Callable[[str], None]
@@ -85,51 +104,98 @@ class Watcher:
         for folder in (config.quarantine, config.registry):
             if not folder.is_dir():
                 raise UsageError(f"{folder}: not a folder")
-        intake.ensure_private(config.state_dir)
-        self.work = config.quarantine / ".gate-watch" / "work"
-        intake.ensure_private(self.work)
-        self._lock_fd = os.open(config.state_dir / "watch.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        # Checked before anything is opened under them: private to gate, outside the drop folder.
+        self.state_fd = private.check(config.state_dir, "state folder", inside=config.quarantine)
+        try:
+            self.work_fd = private.subdir(self.state_fd, "work", f"work folder of {config.state_dir}:")
+        except Exception:
+            os.close(self.state_fd)
+            raise
+        self.work = config.state_dir / "work"
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        self._lock_fd = os.open("watch.lock", flags, 0o600, dir_fd=self.state_fd)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(self._lock_fd)
+            self._close_fds()
             raise UsageError(f"{config.state_dir}: another gate watch is running on it") from None
+        self.decider = Decider(config.profile, config.engine)
+        if config.key is None and self._signed_manifest_required():
+            self._close_fds()
+            raise UsageError(
+                f"profile {config.profile.name} requires signed provenance manifests "
+                "(artifact.provenance.require_signed_manifest) and no signing key was found: "
+                f"give --key or GATE_WATCH_KEY, or install {SEED_KEY_PATH}"
+            )
         self.store = state.StateStore(config.state_dir / "state.sqlite")
         self.audit = AuditLog(config.audit_log)
-        self.decider = Decider(config.profile, config.engine)
         self.policy_digest = "sha256:" + policy_digest(self.decider.policies, config.profile).sha256
         self.settler = intake.Settler(config.settle_s)
         self.wake = threading.Event()
         self.stop = threading.Event()
-        recovered = self.store.recover()
-        if recovered:
-            self.say(f"{recovered} scan(s) interrupted by a crash will run again")
-            for row in self.store.in_state(state.PENDING):
+        self._finishing: dict[int, _Finisher] = {}
+        self._inflight_names: set[bytes] = set()
+        self._recover()
+
+    def _signed_manifest_required(self) -> bool:
+        """The profile's answer (Rego), asked once at start-up."""
+        return self.decider.engine.evaluate(SIGNED_MANIFEST_REF, None) is not False
+
+    def _close_fds(self) -> None:
+        for fd in (getattr(self, "_lock_fd", None), self.work_fd, self.state_fd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _recover(self) -> None:
+        """After a crash: killed scans run again; deletions that were owed are finished."""
+        restarted = self.store.recover()
+        if restarted:
+            self.say(f"{len(restarted)} scan(s) interrupted by a crash will run again")
+            for row in restarted:
                 record_event(
                     self.audit, "scan_restarted", None, name=intake.display(row.name), attempts=row.attempts
                 )
+        # A take interrupted before its copy was durable and its drop removed: taken again.
+        for row in self.store.in_state(state.PENDING):
+            if row.kind == "unknown":
+                self._reject(row, state.REJECTED, "the take was interrupted by a crash", None, [])
+        # Every work folder belongs to a row still owed a scan or a promotion; any other is deleted.
+        owed = {str(row.id) for row in self.store.in_state(state.PENDING, state.SCANNING, state.PASSED)}
+        for entry in os.listdir(self.work_fd):
+            if entry not in owed:
+                private.remove(self.work_fd, os.fsencode(entry))
+                self.say(f"finished the deletion of work folder {entry} left by a crash")
 
     def close(self) -> None:
+        for row_id in list(self._finishing):
+            with contextlib.suppress(Exception):
+                self._finish_take(row_id)
         self.store.close()
-        os.close(self._lock_fd)
+        self._close_fds()
 
     # --- paths ---
 
     def _q(self) -> bytes:
         return os.fsencode(self.config.quarantine)
 
-    def _work_path(self, row_id: int, name: bytes) -> bytes:
-        """Where a taken artifact waits: under a UTF-8, one-line form of its name, so the
+    @staticmethod
+    def _work_name(name: bytes) -> bytes:
+        """A taken artifact's name in its work folder: a UTF-8, one-line form of its name, so the
         input document can name it; the registry gets the original bytes back."""
-        return os.path.join(
-            os.fsencode(self.work), str(row_id).encode(), intake.display(name).encode("utf-8")
-        )
+        return intake.display(name).encode("utf-8")
+
+    def _work_path(self, row_id: int, name: bytes) -> bytes:
+        """Where a taken artifact waits (the private copy)."""
+        return os.path.join(os.fsencode(self.work), str(row_id).encode(), self._work_name(name))
 
     # --- one pass ---
 
     def run_once(self) -> None:
         """Take what is complete, then process everything that is owed."""
         for name in self.settler.ready(self._q()):
+            if name in self._inflight_names:
+                continue
             try:
                 self._take(name)
             except Exception as exc:  # one entry that cannot be taken never stops the watcher
@@ -198,24 +264,59 @@ class Watcher:
     # --- steps ---
 
     def _take(self, name: bytes) -> None:
+        """Copy the drop into a private work folder (what is scanned is what no uploader can write),
+        then remove it and its companions from the drop folder."""
         source_url = intake.read_source(self._q(), name)
+        signature = intake.read_signature(self._q(), name)
         row_id = self.store.add(name, "unknown", source_url)
-        target = self._work_path(row_id, name)
-        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-        try:
-            os.rename(os.path.join(self._q(), name), target)
-        except FileNotFoundError:
-            self.store.set(row_id, state.REJECTED, detail="the artifact vanished before it was taken")
-            return
-        intake.remove_companions(self._q(), name)
+        folder = str(row_id).encode()
+        private.remove(self.work_fd, folder)  # a folder left by a crash before this row was committed
+        os.mkdir(folder, 0o700, dir_fd=self.work_fd)
+        row_fd = private.subdir(self.work_fd, folder.decode(), "work folder")
         self.settler.forget(name)
-        shape = intake.shape(target)
-        kind = shape.kind if shape else "unknown"
-        self.store.set(row_id, state.PENDING, kind=kind)
-        self.say(f"took {intake.display(name)} ({kind})")
-        why = intake.refusal(target)
+        try:
+            q_fd = os.open(self._q(), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                kind, why = private.copy_in(q_fd, name, row_fd, INCOMING)
+                if why:
+                    # Refused: the drop leaves quarantine now (a link is removed, never its target).
+                    with contextlib.suppress(FileNotFoundError):
+                        private.remove(q_fd, name)
+                    intake.remove_companions(self._q(), name)
+                elif signature is not None:
+                    private.write_file(row_fd, SIGNATURE_NAME, signature[1])
+            finally:
+                os.close(q_fd)
+            if why is None:
+                os.rename(INCOMING, self._work_name(name), src_dir_fd=row_fd, dst_dir_fd=row_fd)
+        except BaseException:
+            os.close(row_fd)
+            raise
         if why:
-            self._reject(self.store.get(row_id), state.REJECTED, why, None, ["refused_entry"])
+            os.close(row_fd)
+            self.store.set(row_id, state.PENDING, kind=kind)
+            reasons = [] if "vanished" in why else ["refused_entry"]
+            self._reject(self.store.get(row_id), state.REJECTED, why, None, reasons)
+            return
+        # While the scan runs (it reads the copy, never the drop): the copy is made durable, the
+        # row's kind is committed, and only then the drop is removed. A row still of kind
+        # "unknown" at start-up was interrupted before its drop was touched: taken again.
+        finishing = _Finisher(row_fd, self._q(), name, self._work_name(name), self.store, row_id, kind)
+        self._inflight_names.add(name)
+        self._finishing[row_id] = finishing
+        finishing.start()
+        signed = f", signature {signature[0].decode()}" if signature else ""
+        self.say(f"took {intake.display(name)} ({kind}{signed})")
+
+    def _finish_take(self, row_id: int) -> None:
+        """Wait until the copy is durable, its kind committed and the drop removed."""
+        finishing = self._finishing.pop(row_id, None)
+        if finishing is None:
+            return
+        finishing.join()
+        self._inflight_names.discard(finishing.drop_name)
+        if finishing.error is not None:
+            raise finishing.error
 
     def _scan(self, row: state.Row) -> None:
         from gate import schemas
@@ -224,18 +325,23 @@ class Watcher:
 
         path = self._work_path(row.id, row.name)
         if not os.path.lexists(path):
-            self.store.set(
-                row.id, state.REJECTED, detail="the taken artifact is missing from the work folder"
-            )
+            self._reject(row, state.REJECTED, "the taken artifact is missing from the work folder", None, [])
             return
         self.store.start_scan(row.id)
+        signature = os.path.join(os.path.dirname(path), SIGNATURE_NAME)
+        has_signature = os.path.lexists(signature)
         request = Request(
             path=os.fsdecode(path),
             source_url=row.source_url,
             lock=self.config.lock,
             allowlist=self.config.allowlist,
+            signature=os.fsdecode(signature) if has_signature else None,
+            public_key=self.config.public_key if has_signature and _key_signed(signature) else None,
+            trusted_root=self.config.trusted_root,
         )
         collected = collect_document(request, self.config.profile)
+        collected["evidence"]["watch"] = {"manifest_signing_key": self.config.key is not None}
+        self._finish_take(row.id)
         shown = os.path.join(str(self.config.quarantine), intake.display(row.name))
         collected["subject"]["ref"] = shown.encode("utf-8", "backslashreplace").decode("utf-8")[:2048]
         document = parse_json(
@@ -295,6 +401,8 @@ class Watcher:
         size: int | None = None,
     ) -> None:
         """Record the rejection, then delete the artifact: nothing of it is kept."""
+        with contextlib.suppress(Exception):  # the drop is removed whatever became of the copy
+            self._finish_take(row.id)
         record_event(
             self.audit,
             "rejection",
@@ -309,8 +417,7 @@ class Watcher:
         self.store.set(
             row.id, final, sha256=sha, size=size, verdict="block", reasons=json.dumps(reasons), detail=detail
         )
-        folder = os.path.dirname(self._work_path(row.id, row.name))
-        intake.remove(folder)
+        private.remove(self.work_fd, str(row.id).encode())
         self.say(f"{intake.display(row.name)}: {final.lower()} ({', '.join(reasons) or detail}); deleted")
 
     def _promote(self, row: state.Row) -> None:
@@ -332,7 +439,7 @@ class Watcher:
         except PromotionError as exc:
             self._reject(row, state.FAILED, f"promotion refused: {exc}", row.sha256, ["promotion_refused"])
             return
-        intake.remove(os.path.dirname(source))
+        private.remove(self.work_fd, str(row.id).encode())
         self._promoted(row, doc, recovered=False)
 
     def _already_promoted(self, target: bytes, row: state.Row) -> bool:
@@ -390,6 +497,45 @@ class Watcher:
             self.audit, "announced", f"sha256:{row.sha256}", name=intake.display(row.name), status=status
         )
         self.say(f"{intake.display(row.name)}: announced to the registry API ({status})")
+
+
+class _Finisher(threading.Thread):
+    """fsync a taken copy, commit the row's kind, then remove the drop and its companions.
+
+    Owns *row_fd*. The state store is SQLite in serialized threading mode, so
+    this thread's one statement and the scan's never interleave inside SQLite.
+    """
+
+    def __init__(
+        self,
+        row_fd: int,
+        quarantine: bytes,
+        name: bytes,
+        work_name: bytes,
+        store: state.StateStore,
+        row_id: int,
+        kind: str,
+    ) -> None:
+        super().__init__(name="gate-watch-take", daemon=True)
+        self.row_fd, self.quarantine, self.drop_name, self.work_name = row_fd, quarantine, name, work_name
+        self.store, self.row_id, self.kind = store, row_id, kind
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            private.sync_tree(self.row_fd, self.work_name)  # the signature copy is fsynced when written
+            self.store.set_kind(self.row_id, self.kind)
+            q_fd = os.open(self.quarantine, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    private.remove(q_fd, self.drop_name)
+            finally:
+                os.close(q_fd)
+            intake.remove_companions(self.quarantine, self.drop_name)
+        except BaseException as exc:  # reported to the scan that waits for it
+            self.error = exc
+        finally:
+            os.close(self.row_fd)
 
 
 def run_service(config: WatchConfig, once: bool = False) -> int:

@@ -124,18 +124,23 @@ class StateStore:
         values = [state, time.time(), *fields.values(), row_id]
         self.db.execute(f"UPDATE artifacts SET {', '.join(names)} WHERE id = ?", values)
 
+    def set_kind(self, row_id: int, kind: str) -> None:
+        """Record what was taken (file or dir): the take is complete (copy durable, drop removed)."""
+        self.db.execute("UPDATE artifacts SET kind = ? WHERE id = ?", (kind, row_id))
+
     def start_scan(self, row_id: int) -> None:
         self.db.execute(
             "UPDATE artifacts SET state = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
             (SCANNING, time.time(), row_id),
         )
 
-    def recover(self) -> int:
-        """After a crash: every SCANNING row is scanned again. How many there were."""
-        cursor = self.db.execute(
+    def recover(self) -> list[Row]:
+        """After a crash: every SCANNING row is scanned again. Those rows (and only those)."""
+        interrupted = self.in_state(SCANNING)
+        self.db.execute(
             "UPDATE artifacts SET state = ?, updated_at = ? WHERE state = ?", (PENDING, time.time(), SCANNING)
         )
-        return cursor.rowcount
+        return interrupted
 
     def in_state(self, *states: str) -> list[Row]:
         marks = ", ".join("?" for _ in states)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from gate.attest.keys import SigningKey, generate_key, write_keypair
-from tests.helpers import ROOT
+from tests.helpers import THIRDPARTY
 
-# CI clones the repository with shared/ beside it; GATE_SHARED_FIXTURES points
-# elsewhere when working from a separate checkout.
-SHARED = Path(os.environ.get("GATE_SHARED_FIXTURES", ROOT.parent / "shared" / "fixtures"))
-INTOTO = SHARED / "intoto"
+INTOTO = THIRDPARTY / "intoto"
 
 
-def shared(*parts: str) -> Path:
-    """A path under the shared third-party fixtures; skips the test when they are absent."""
-    path = SHARED.joinpath(*parts)
+def thirdparty(*parts: str) -> Path:
+    """A path under fixtures/thirdparty; a missing file fails the test that needs it."""
+    path = THIRDPARTY.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"third-party fixtures not found at {SHARED} (clone shared/ beside the repository)")
+        raise FileNotFoundError(f"{path}: third-party fixture missing from the repository")
     return path
 
 

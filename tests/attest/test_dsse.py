@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from gate.attest import dsse
 from gate.attest.bundle import parse_attestations
 from gate.attest.keys import SigningKey, VerifyKey, keyid_of, load_verify_key
-from tests.attest.conftest import shared
+from tests.attest.conftest import thirdparty
 
 
 def test_pae_matches_the_dsse_spec_example() -> None:
@@ -39,8 +39,8 @@ def _cert_key(pem: bytes, source: str) -> VerifyKey:
 
 
 def test_real_google_vsa_envelope_verifies_over_pae() -> None:
-    envelope_path = shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
-    key = load_verify_key(str(shared("intoto", "vsa.gke-gce-pre.signing-public-key.pem")))
+    envelope_path = thirdparty("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
+    key = load_verify_key(str(thirdparty("intoto", "vsa.gke-gce-pre.signing-public-key.pem")))
     (signed,) = parse_attestations(envelope_path.read_bytes())
 
     # A raw 64-byte r||s signature, not DER: both encodings must verify.
@@ -49,8 +49,8 @@ def test_real_google_vsa_envelope_verifies_over_pae() -> None:
 
 
 def test_real_google_vsa_fails_once_the_payload_changes() -> None:
-    envelope_path = shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
-    key = load_verify_key(str(shared("intoto", "vsa.gke-gce-pre.signing-public-key.pem")))
+    envelope_path = thirdparty("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
+    key = load_verify_key(str(thirdparty("intoto", "vsa.gke-gce-pre.signing-public-key.pem")))
     (signed,) = parse_attestations(envelope_path.read_bytes())
     payload = signed.envelope.payload.replace(b"PASSED", b"FAILED")
     tampered = dsse.Envelope(signed.envelope.payload_type, payload, signed.envelope.signatures)
@@ -59,30 +59,34 @@ def test_real_google_vsa_fails_once_the_payload_changes() -> None:
 
 
 def test_real_github_slsa_envelope_verifies_with_its_certificate_key() -> None:
-    bundle = json.loads(shared("sigstore", "bcr-slsa-provenance", "MODULE.bazel.intoto.jsonl").read_text())
+    bundle = json.loads(
+        thirdparty("sigstore", "bcr-slsa-provenance", "MODULE.bazel.intoto.jsonl").read_text()
+    )
     der = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
     pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
     envelope = dsse.Envelope.from_json(
-        json.loads(shared("intoto", "slsa-v1.github-actions.MODULE.bazel.dsse-envelope.json").read_text())
+        json.loads(thirdparty("intoto", "slsa-v1.github-actions.MODULE.bazel.dsse-envelope.json").read_text())
     )
 
     assert dsse.verify(envelope, _cert_key(pem, "bundle certificate")) is not None
     assert (
         envelope.payload
-        == shared("intoto", "slsa-v1.github-actions.MODULE.bazel.statement.json").read_bytes()
+        == thirdparty("intoto", "slsa-v1.github-actions.MODULE.bazel.statement.json").read_bytes()
     )
 
 
 def test_real_cosign_envelope_verifies_with_the_certificate_annotation() -> None:
     manifest = json.loads(
         next(
-            shared("oci", "ghcr-slsa-example-package").glob("cosign-attestations-manifest.*.json")
+            thirdparty("oci", "ghcr-slsa-example-package").glob("cosign-attestations-manifest.*.json")
         ).read_text()
     )
     annotations = manifest["layers"][0]["annotations"]
     pem = annotations["dev.sigstore.cosign/certificate"].encode()
     envelope = dsse.Envelope.from_json(
-        json.loads(shared("intoto", "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_text())
+        json.loads(
+            thirdparty("intoto", "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_text()
+        )
     )
 
     assert dsse.verify(envelope, _cert_key(pem, "cosign certificate")) is not None

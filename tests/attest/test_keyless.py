@@ -105,6 +105,7 @@ def test_keyless_and_key_together_is_usage(tmp_path: Path) -> None:
     assert run.err_lines == ["gate: error: --sign sigstore signs keyless: leave out --key"]
 
 
+@pytest.mark.cannot_run_here
 @pytest.mark.skip(
     reason="keyless signing needs an ambient OIDC token (CI with id-token permission) and network access "
     "to Fulcio, Rekor and the Sigstore TUF repository; this machine may reach only package registries"

@@ -17,7 +17,7 @@ from gate.attest.bundle import BUNDLE_MEDIA_TYPE
 from gate.attest.keys import SigningKey, generate_key, load_signing_key
 from gate.attest.sign import sign_statements
 from gate.attest.verify import parse_duration
-from tests.attest.conftest import shared
+from tests.attest.conftest import thirdparty
 from tests.conftest import CONTAINER_FIXTURES
 from tests.helpers import Run, run_cli
 
@@ -383,8 +383,8 @@ def test_durations() -> None:
 
 
 def test_real_google_vsa_verifies(capsys: pytest.CaptureFixture[str]) -> None:
-    envelope = shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
-    key = shared("intoto", "vsa.gke-gce-pre.signing-public-key.pem")
+    envelope = thirdparty("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl")
+    key = thirdparty("intoto", "vsa.gke-gce-pre.signing-public-key.pem")
 
     run = _verify(capsys, envelope, key, "--verifier-id", GOOGLE_VERIFIER)
 
@@ -396,19 +396,19 @@ def test_real_google_vsa_verifies(capsys: pytest.CaptureFixture[str]) -> None:
 def test_real_google_vsa_with_a_changed_payload_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    value = json.loads(shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl").read_text())
+    value = json.loads(thirdparty("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl").read_text())
     payload = base64.b64decode(value["payload"]).replace(b"SLSA_BUILD_LEVEL_2", b"SLSA_BUILD_LEVEL_3")
     value["payload"] = base64.b64encode(payload).decode()
     path = tmp_path / "tampered.jsonl"
     path.write_text(json.dumps(value))
 
-    run = _verify(capsys, path, shared("intoto", "vsa.gke-gce-pre.signing-public-key.pem"))
+    run = _verify(capsys, path, thirdparty("intoto", "vsa.gke-gce-pre.signing-public-key.pem"))
 
     assert _failed(run) == "signature"
 
 
 def _bcr_certificate(tmp_path: Path, name: str) -> Path:
-    bundle = json.loads(shared("sigstore", "bcr-slsa-provenance", name).read_text())
+    bundle = json.loads(thirdparty("sigstore", "bcr-slsa-provenance", name).read_text())
     der = base64.b64decode(bundle["verificationMaterial"]["certificate"]["rawBytes"])
     path = tmp_path / f"{name}.crt.pem"
     path.write_bytes(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM))
@@ -419,18 +419,18 @@ def test_real_github_provenance_bundle_verifies_with_its_certificate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cert = _bcr_certificate(tmp_path, "MODULE.bazel.intoto.jsonl")
-    artifact = shared("sigstore", "bcr-slsa-provenance", "MODULE.bazel")
+    artifact = thirdparty("sigstore", "bcr-slsa-provenance", "MODULE.bazel")
     slsa = ("--type", "https://slsa.dev/provenance/v1", "--artifact", str(artifact))
 
     bundle = _verify(
-        capsys, shared("sigstore", "bcr-slsa-provenance", "MODULE.bazel.intoto.jsonl"), cert, *slsa
+        capsys, thirdparty("sigstore", "bcr-slsa-provenance", "MODULE.bazel.intoto.jsonl"), cert, *slsa
     )
     bare = _verify(
-        capsys, shared("intoto", "slsa-v1.github-actions.MODULE.bazel.dsse-envelope.json"), cert, *slsa
+        capsys, thirdparty("intoto", "slsa-v1.github-actions.MODULE.bazel.dsse-envelope.json"), cert, *slsa
     )
     wrong = _verify(
         capsys,
-        shared("sigstore", "bcr-slsa-provenance", "MODULE-wrong-signer.bazel.intoto.jsonl"),
+        thirdparty("sigstore", "bcr-slsa-provenance", "MODULE-wrong-signer.bazel.intoto.jsonl"),
         cert,
         *slsa,
     )
@@ -441,14 +441,14 @@ def test_real_github_provenance_bundle_verifies_with_its_certificate(
 
 
 def test_real_cosign_statement_v01_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = shared("oci", "ghcr-slsa-example-package")
+    folder = thirdparty("oci", "ghcr-slsa-example-package")
     manifest = json.loads(next(folder.glob("cosign-attestations-manifest.*.json")).read_text())
     cert = tmp_path / "cosign.crt.pem"
     cert.write_text(manifest["layers"][0]["annotations"]["dev.sigstore.cosign/certificate"])
     index = next(folder.glob("image-index.*.json"))
 
     run = _verify(
-        capsys, shared("intoto", "slsa-v0.2.container-generator.cosign-dsse-envelope.json"), cert,
+        capsys, thirdparty("intoto", "slsa-v0.2.container-generator.cosign-dsse-envelope.json"), cert,
         "--type", "https://slsa.dev/provenance/v0.2", "--artifact", str(index),
     )  # fmt: skip
 
@@ -480,7 +480,7 @@ def _keyless(capsys: pytest.CaptureFixture[str], path: Path, identity: str, *ext
 
 
 def test_keyless_production_bundle_verifies_by_identity(capsys: pytest.CaptureFixture[str]) -> None:
-    folder = shared("sigstore", "bcr-slsa-provenance")
+    folder = thirdparty("sigstore", "bcr-slsa-provenance")
     slsa = ("--type", "https://slsa.dev/provenance/v1", "--artifact", str(folder / "MODULE.bazel"))
 
     good = _keyless(capsys, folder / "MODULE.bazel.intoto.jsonl", BCR_IDENTITY, *slsa)
@@ -499,8 +499,8 @@ def test_keyless_production_bundle_verifies_by_identity(capsys: pytest.CaptureFi
 def test_keyless_staging_dsse_bundle_and_a_subject_that_is_not_the_file(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bundle = shared("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json")
-    other = shared("sigstore", "a.dsse.staging-rekor-v2.txt")
+    bundle = thirdparty("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json")
+    other = thirdparty("sigstore", "a.dsse.staging-rekor-v2.txt")
     slsa = ("--type", "https://slsa.dev/provenance/v1", "--staging")
 
     signed = _keyless(capsys, bundle, BEACON, *slsa)
@@ -513,7 +513,7 @@ def test_keyless_staging_dsse_bundle_and_a_subject_that_is_not_the_file(
 
 
 def test_keyless_needs_a_bundle_not_a_bare_envelope(capsys: pytest.CaptureFixture[str]) -> None:
-    run = _keyless(capsys, shared("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl"), BCR_IDENTITY)
+    run = _keyless(capsys, thirdparty("intoto", "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl"), BCR_IDENTITY)
 
     assert _failed(run) == "signature"
     assert "carries no certificate: verify it with --key" in run.out

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from gate.audit.entry import GENESIS, EntryError, check_line, encode, parse_line
+from gate.audit.entry import GENESIS, EntryError, check_entry, encode, parse_line
 
 SAMPLES: list[dict[str, Any]] = [
     {},
@@ -36,7 +36,7 @@ def test_fast_check_agrees_with_rfc8785(data: dict[str, Any]) -> None:
     # fast path computes by cutting bytes instead of re-canonicalising.
     del value["entry_hash"]
     assert hashlib.sha256(rfc8785.dumps(value)).hexdigest() == entry_hash
-    link = check_line(raw)
+    link = check_entry(raw)
     assert (link.seq, link.prev_hash, link.entry_hash) == (7, b"2" * 64, entry_hash.encode())
     assert parse_line(raw, strict=True).data == data
 
@@ -47,7 +47,7 @@ def test_every_byte_matters() -> None:
     for index in range(len(raw)):
         changed = raw[:index] + bytes([raw[index] ^ 0x01]) + raw[index + 1 :]
         with pytest.raises(EntryError):
-            check_line(changed)
+            check_entry(changed)
 
 
 def test_non_canonical_line_is_caught_by_strict() -> None:

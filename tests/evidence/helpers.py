@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -20,11 +19,7 @@ from gate.evidence.signatures import DSSE_ENVELOPE, IN_TOTO, SIMPLE_SIGNING, pae
 from tests.helpers import good_input
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "fixtures"
-
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="the shared third-party fixtures (../shared/fixtures) are not checked out"
-)
+THIRDPARTY = ROOT / "fixtures" / "thirdparty"
 
 ENGINES = ("regorus", "opa")
 

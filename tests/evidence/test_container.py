@@ -154,7 +154,9 @@ def test_static_mode_contacts_nothing_and_never_promotes(tmp_path: Path) -> None
     assert doc["collection"]["egress_hosts_contacted"] == []
     assert doc["collection"]["runtime_mode"] == "static"
     assert doc["gate"]["mode"] == "static"
-    assert doc["evidence"]["registry"]["error"].startswith("static mode: the registry was not contacted")
+    assert doc["evidence"]["registry"]["not_collected"].startswith(
+        "static mode: the registry was not contacted"
+    )
     assert schemas.problems("input", doc) == []
     assert decide(profile, doc)["verdict"] != "promote"
 

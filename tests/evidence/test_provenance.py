@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import ROOT, run_cli
 
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "fixtures" / "thirdparty"
 SIGSTORE_MODEL = FIXTURES / "sigstore" / "model-signing-v1.1.0-sigstore"
 IDENTITY = "stefanb@us.ibm.com"
 ISSUER = "https://sigstore.verify.ibm.com/oauth2"
@@ -34,8 +34,6 @@ def _decide(capsys: pytest.CaptureFixture[str], engine: str, *args: str) -> dict
 
 @pytest.fixture
 def sigstore_model(tmp_path: Path) -> Path:
-    if not SIGSTORE_MODEL.is_dir():
-        pytest.skip(f"shared fixtures not present at {SIGSTORE_MODEL}")
     return Path(shutil.copytree(SIGSTORE_MODEL, tmp_path / "model"))
 
 

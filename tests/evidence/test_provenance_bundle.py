@@ -10,15 +10,13 @@ import pytest
 
 from tests.helpers import ROOT, run_cli
 
-SIGSTORE = ROOT.parent / "shared" / "fixtures" / "sigstore"
+SIGSTORE = ROOT / "fixtures" / "thirdparty" / "sigstore"
 WHEEL_SAN = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
 GH_ACTIONS = "https://token.actions.githubusercontent.com"
 
 
 @pytest.fixture
 def fixtures() -> Path:
-    if not (SIGSTORE / "bundle_v3_github.whl.sigstore").is_file():
-        pytest.skip(f"shared fixtures not present at {SIGSTORE}")
     return SIGSTORE
 
 

@@ -14,23 +14,21 @@ from gate.evidence.interface import Collection
 from gate.evidence.sbom import collect_sbom, parse_sbom, sbom_format
 from gate.evidence.signatures import DSSE_ENVELOPE, Rejected, SignatureOptions
 from tests.evidence.helpers import (
-    SHARED,
+    THIRDPARTY,
     Store,
     att_layer,
     decide_with,
     dsse_envelope,
-    needs_shared,
     new_key,
     public_pem,
     statement,
 )
 
-SBOMS = SHARED / "sbom"
+SBOMS = THIRDPARTY / "sbom"
 SUBJECT = "sha256:" + "1" * 64
 SPDX = "https://spdx.dev/Document"
 CDX = "https://cyclonedx.org/bom"
 
-pytestmark = needs_shared
 
 # (file, format, spec version, packages, validated by the format's own library)
 EXPECTED = [
@@ -42,6 +40,9 @@ EXPECTED = [
     ("cdx-1.5.trivy-dev.centos-7.cdx.json", "cyclonedx", "1.5", 3, True),
     ("cdx-1.6.cyclonedx-py.python-env-with-extras.cdx.json", "cyclonedx", "1.6", 31, True),
 ]
+
+
+COSIGN_ENVELOPE = "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
 
 
 def _attest(
@@ -171,9 +172,11 @@ def test_sbom_declared_as_the_wrong_format_does_not_parse() -> None:
 
 
 def test_real_keyless_attestation_layer_is_verified_then_refused_as_provenance() -> None:
-    oci = SHARED / "oci" / "ghcr-slsa-example-package"
+    oci = THIRDPARTY / "oci" / "ghcr-slsa-example-package"
     manifest = json.loads(next(oci.glob("cosign-attestations-manifest.*.json")).read_text())
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     subject = "sha256:" + next(oci.glob("image-index.*.json")).name.split("sha256-")[1][:64]
     store = Store()
     store.put(envelope)

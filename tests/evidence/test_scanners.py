@@ -93,7 +93,7 @@ def test_garbage_or_crash_is_an_error(bin_dir: Path, evil: Path, body: str) -> N
     _stand_in(bin_dir, "modelaudit", 'if sys.argv[1:] == ["--version"]:\n    sys.exit(0)\n' + body)
     record = run_one("modelaudit", str(evil), {"kind": "file"}, 10, Collection())
     assert record.get("error"), record
-    assert "issues" not in record
+    assert record["issues"] == []
 
 
 def test_missing_scanner(bin_dir: Path, evil: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,18 +108,67 @@ def test_missing_scanner(bin_dir: Path, evil: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.skipif(find("modelscan") is None, reason="modelscan is not installed (pip install modelscan)")
 def test_real_modelscan_flags_os_system(evil: Path) -> None:
-    record = run_one("modelscan", str(evil), {"kind": "file"}, 120, Collection())
+    artifact = {"kind": "file", "files": [{"path": "evil.pkl", "format": "pickle"}]}
+    record = run_one("modelscan", str(evil), artifact, 120, Collection())
     assert record["version"].startswith("0.")
     assert any(i["severity"] == "critical" and "system" in i["detail"] for i in record["issues"]), record
 
 
 @pytest.mark.skipif(find("fickling") is None, reason="fickling is not installed (pip install fickling)")
 def test_real_fickling_flags_os_system(evil: Path) -> None:
-    artifact = {"kind": "file", "files": [{"path": "evil.pkl", "formats": ["pickle"]}]}
+    artifact = {"kind": "file", "files": [{"path": "evil.pkl", "format": "pickle"}]}
     record = run_one("fickling", str(evil), artifact, 120, Collection())
     assert record["issues"][0]["severity"] == "critical", record
     # fickling only reads pickles: nothing to run on a safetensors file.
     clean = run_one(
-        "fickling", str(evil), {"kind": "file", "files": [{"formats": ["safetensors"]}]}, 120, Collection()
+        "fickling", str(evil), {"kind": "file", "files": [{"format": "safetensors"}]}, 120, Collection()
     )
     assert clean["issues"] == []
+    assert clean["targets"] == 0 and "supports" in clean["skipped"]
+
+
+# A modelscan stand-in that logs each target, crashes on .npy files and objects to evil.pkl.
+LOGGING_MODELSCAN = """\
+if sys.argv[1:] == ["--version"]:
+    print("modelscan, version 0.8.8"); sys.exit(0)
+target = sys.argv[sys.argv.index("-p") + 1]
+open(%r, "a").write(target + "\\n")
+if target.endswith(".npy"):
+    raise SystemExit("AttributeError: module 'numpy.lib.format' has no attribute '_check_version'")
+out = sys.argv[sys.argv.index("-o") + 1]
+issues = [{"severity": "CRITICAL", "description": "os.system", "source": target}] if "evil" in target else []
+open(out, "w").write(json.dumps({"issues": issues, "errors": []}))
+sys.exit(1 if issues else 0)
+"""
+
+
+def test_scanner_runs_only_on_the_formats_it_supports(bin_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "ran.log"
+    _stand_in(bin_dir, "modelscan", LOGGING_MODELSCAN % str(log))
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("weights.safetensors", "config.json", "a.npy", "evil.pkl"):
+        (model / name).write_bytes(b"x")
+    artifact = {
+        "kind": "dir",
+        "files": [
+            {"path": "weights.safetensors", "format": "safetensors"},
+            {"path": "config.json", "format": "json"},
+            {"path": "a.npy", "format": "npy"},
+            {"path": "evil.pkl", "format": "pickle"},
+        ],
+    }
+    collection = Collection()
+    record = run_one("modelscan", str(model), artifact, 10, collection)
+    ran = log.read_text().split()
+    assert [Path(t).name for t in ran] == ["a.npy", "evil.pkl"]  # not the safetensors or JSON
+    assert record["targets"] == 2
+    # The crash on a.npy is recorded, and the finding on evil.pkl (scanned after it) is kept.
+    assert "a.npy" in record["error"] and "_check_version" in record["error"]
+    assert [i["detail"] for i in record["issues"]] == ["os.system"]
+
+    log.unlink()
+    only_weights = {"kind": "file", "files": [{"path": "w.safetensors", "format": "safetensors"}]}
+    skipped = run_one("modelscan", str(model / "weights.safetensors"), only_weights, 10, Collection())
+    assert not log.exists()  # never started on a format it has no scanner for
+    assert skipped["targets"] == 0 and skipped["issues"] == [] and "error" not in skipped

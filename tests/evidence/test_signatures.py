@@ -27,19 +27,20 @@ from gate.evidence.signatures import (
     verify_cosign_layer,
     verify_dsse_with_keys,
 )
+from gate.evidence.signed_identity import signed_identity
 from tests.evidence.helpers import (
-    SHARED,
+    THIRDPARTY,
     Store,
     cosign_sig_layer,
     decide_with,
     digest_of,
-    needs_shared,
     new_key,
     public_pem,
     simple_signing,
 )
+from tests.helpers import IMAGE
 
-SIGSTORE = SHARED / "sigstore"
+SIGSTORE = THIRDPARTY / "sigstore"
 WHL = SIGSTORE / "bundle_v3_github.whl"
 WHL_BUNDLE = SIGSTORE / "bundle_v3_github.whl.sigstore"
 WHL_SAN = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
@@ -49,16 +50,19 @@ BCR_SAN = "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/pub
 EVIL_SAN = (
     "https://github.com/loosebazooka/aa-test/.github/workflows/malicious_attestation.yaml@refs/heads/main"
 )
-OCI = SHARED / "oci" / "ghcr-slsa-example-package"
+OCI = THIRDPARTY / "oci" / "ghcr-slsa-example-package"
 CONTAINER_SAN = (
     "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
     "generator_container_slsa3.yml@refs/tags/v2.1.0"
 )
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+IMAGE_REPO = IMAGE.rsplit(":", 1)[0]
 
-pytestmark = needs_shared
 
 PRODUCTION = SignatureOptions(identity=WHL_SAN, issuer=GHA)
+
+
+COSIGN_ENVELOPE = "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
 
 
 def _staging(**kwargs: Any) -> SignatureOptions:
@@ -298,7 +302,9 @@ def test_no_signature_at_all_is_unsigned_without_a_collection_error(deciders: di
 def test_real_cosign_keyless_attestation_layer_verifies_through_the_rekor_set() -> None:
     manifest = json.loads(next(OCI.glob("cosign-attestations-manifest.*.json")).read_text())
     layer = manifest["layers"][0]
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     assert digest_of(envelope) == layer["digest"]
 
     found = verify_cosign_layer(envelope, layer["annotations"], PRODUCTION, media_type=DSSE_ENVELOPE)
@@ -317,7 +323,9 @@ def test_real_cosign_keyless_attestation_layer_verifies_through_the_rekor_set() 
 
 def _annotations() -> tuple[bytes, dict[str, str]]:
     manifest = json.loads(next(OCI.glob("cosign-attestations-manifest.*.json")).read_text())
-    envelope = (SHARED / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json").read_bytes()
+    envelope = (
+        THIRDPARTY / "intoto" / "slsa-v0.2.container-generator.cosign-dsse-envelope.json"
+    ).read_bytes()
     return envelope, dict(manifest["layers"][0]["annotations"])
 
 
@@ -362,6 +370,8 @@ def test_keyless_layer_without_a_tlog_entry_records_the_expired_certificate(
         "cert_not_before": found.cert_not_before,
         "cert_not_after": found.cert_not_after,
         "tlog": found.tlog,
+        # The attestation stands in for a .sig layer: record the identity such a payload claims.
+        "signed_identity": signed_identity(simple_signing("sha256:" + "1" * 64, IMAGE_REPO), IMAGE),
     }
     reasons = decide_with(
         deciders,
@@ -410,10 +420,9 @@ def test_key_based_signature_needs_no_identity_but_a_log_entry(deciders: dict[st
     key = new_key()
     subject = "sha256:" + "1" * 64
     store = Store()
-    sig = _sig_tag(store, [cosign_sig_layer(key, simple_signing(subject))])
-    section = collect_signatures(
-        subject, store.blobs, SignatureOptions(keys=(public_pem(key),)), Collection(), sig_manifests=[sig]
-    )
+    sig = _sig_tag(store, [cosign_sig_layer(key, simple_signing(subject, IMAGE_REPO))])
+    options = SignatureOptions(keys=(public_pem(key),), reference=IMAGE)
+    section = collect_signatures(subject, store.blobs, options, Collection(), sig_manifests=[sig])
 
     # Signed with the operator's key: no identity to compare, no certificate to expire;
     # uploaded to no transparency log, so a person decides.
@@ -509,7 +518,7 @@ def test_invalid_regexp_is_an_error_not_a_crash() -> None:
 
 
 def test_bare_dsse_with_a_raw_r_s_signature_verifies_with_its_key() -> None:
-    intoto = SHARED / "intoto"
+    intoto = THIRDPARTY / "intoto"
     envelope = (intoto / "vsa.gke-gce-pre.bcid-vsa.dsse.jsonl").read_bytes().strip()
     options = SignatureOptions(keys=((intoto / "vsa.gke-gce-pre.signing-public-key.pem").read_bytes(),))
 

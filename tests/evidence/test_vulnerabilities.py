@@ -15,9 +15,9 @@ import pytest
 from gate.decide import Decider
 from gate.evidence.interface import Collection
 from gate.evidence.vulnerabilities import GrypeOptions, grype_argv, read_report, run_grype
-from tests.evidence.helpers import SHARED, decide_with, needs_shared
+from tests.evidence.helpers import THIRDPARTY, decide_with
 
-VULNS = SHARED / "vulns"
+VULNS = THIRDPARTY / "vulns"
 BUSYBOX_NEW = VULNS / "grype-busybox-1.32.1.grype-0.94.0.json"
 BUSYBOX_OLD = VULNS / "grype-busybox-1.32.1.grype-0.7.0.no-matches.json"
 KEYCLOAK = VULNS / "grype-keycloak-21.0.2.grype-0.66.0.filtered.json"
@@ -28,8 +28,6 @@ TRIVY_310 = VULNS / "trivy-alpine-3.10.2.json"
 REPO = "registry.local:5000/nim/model"
 CAND = "sha256:" + "a" * 64
 PROD = "sha256:" + "b" * 64
-
-pytestmark = needs_shared
 
 
 def _severities(report: dict[str, Any]) -> dict[str, int]:

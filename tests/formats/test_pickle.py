@@ -207,7 +207,7 @@ EXEC_GLOBALS = [
     ("pty", "spawn"),
 ]
 
-# MODEL_THREATS.md §3: callables used to bypass public scanners.
+# docs/model-threats.md §3: callables used to bypass public scanners.
 BYPASS_GLOBALS = [
     ("runpy", "_run_code"),
     ("bdb", "Bdb.run"),

@@ -159,8 +159,15 @@ def test_member_count_is_bounded_across_the_tree() -> None:
 
 def test_raw_compressed_pickle_is_unwrapped() -> None:
     result = scan_blob(BytesBlob(gzip.compress(PAYLOAD4)), name="model.joblib")
-    assert result.format == "gzip"
+    # joblib.load opens a compressed pickle by its magic: the file is a compressed joblib.
+    assert (result.format, result.header["compression"]) == ("joblib", "gzip")
+    assert {"gzip", "joblib", "pickle"} <= result.formats
     assert_pickle_blocked(result, "model.joblib!<decompressed>")
+
+
+def test_compressed_non_pickle_keeps_its_format() -> None:
+    result = scan_blob(BytesBlob(gzip.compress(b"plain words\n" * 50)), name="notes.gz")
+    assert result.format == "gzip"
 
 
 def test_pickle_hidden_inside_unknown_bytes() -> None:
@@ -375,7 +382,7 @@ def test_lzma_alone_joblib_is_unwrapped() -> None:
     import lzma
 
     result = scan_blob(BytesBlob(lzma.compress(PAYLOAD4, format=lzma.FORMAT_ALONE)), name="m.joblib")
-    assert result.format == "lzma"
+    assert (result.format, result.header["compression"]) == ("joblib", "lzma")
     assert_pickle_blocked(result, "m.joblib!<decompressed>")
 
 

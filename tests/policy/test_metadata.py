@@ -56,7 +56,7 @@ def test_rules_json_equals_the_metadata(capsys: pytest.CaptureFixture[str]) -> N
 
     assert run.code == 0
     assert run.err == ""
-    # Codes are unique per package; DECISIONS.md reuses some across decisions (missing_sbom).
+    # Codes are unique per package; docs/decisions.md reuses some across decisions (missing_sbom).
     entries = {entry["code"]: entry for entry in json.loads(run.out) if entry["package"] == "gate.container"}
     expected = _independent_metadata(CONTAINER_REGO)
     assert set(CONTAINER_CODES) == set(expected)
@@ -77,7 +77,7 @@ def test_rules_json_equals_the_metadata(capsys: pytest.CaptureFixture[str]) -> N
     [
         ("unsigned", "Image is not signed", "Sign the image digest with cosign"),
         ("rekor_unreachable", "Transparency log unreachable", "Retry when Rekor is reachable"),
-        ("all_gates_passed", "All gates passed", "Sign the attestation and promote: cosign sign-blob"),
+        ("all_gates_passed", "All gates passed", "Record the signed decision and promote: gate eval"),
     ],
 )
 def test_rules_json_spot_checks(

@@ -84,7 +84,7 @@ def test_approval_workflow_with_forgery_self_approval_and_a_waiver(tmp_path: Pat
     )
 
     # evidence: SBOM, provenance, a scan with one critical CVE, an evaluation package
-    spdx = next((ROOT.parent / "shared" / "fixtures" / "sbom").glob("*.spdx.json"))
+    spdx = next((ROOT / "fixtures" / "thirdparty" / "sbom").glob("*.spdx.json"))
     provenance = tmp_path / "provenance.json"
     provenance.write_text(attestation.read_text().splitlines()[0])
     scan = tmp_path / "grype.json"

@@ -18,7 +18,7 @@ from gate.registry.record import validate_record
 from gate.registry.store import RegistryError, Store
 from tests.helpers import BIN, ROOT
 
-SHARED = ROOT.parent / "shared" / "fixtures"
+SHARED = ROOT / "fixtures" / "thirdparty"
 CHECKSUM = "sha256:" + "ab" * 32
 
 
@@ -235,7 +235,7 @@ def test_cli_register_attach_show_and_audit_log(tmp_path: Path) -> None:
     done = _gate("register", str(path), "-o", "json", "--audit-log", str(audit), db=db)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "draft"
-    sbom = next((SHARED / "sbom").glob("*.spdx.json"), None) if (SHARED / "sbom").exists() else None
+    sbom = next((SHARED / "sbom").glob("*.spdx.json"))
     if sbom is not None:
         attached = _gate("attach", "llama-guard@1.2.0", "--sbom", str(sbom), "-o", "json", db=db)
         assert attached.returncode == 0, attached.stderr

@@ -643,11 +643,9 @@ def lockfile_mismatch(root: Path) -> Path:
     )
 
 
-@malicious("skill_license_invalid")
-def bad_license(root: Path) -> Path:
-    return write_skill(
-        root, {}, _front(root.name, "A helper.", ["Read"], "Apache-2.0 OR MadeUp-1.0"), "\n# Helper\n"
-    )
+@malicious("skill_license_denied")
+def denied_license(root: Path) -> Path:
+    return write_skill(root, {}, _front(root.name, "A helper.", ["Read"], "AGPL-3.0-only"), "\n# Helper\n")
 
 
 @malicious("skill_manifest_invalid")

@@ -109,6 +109,17 @@ def _approve(world: dict[str, Any], db: str, who: str, role: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _revoke(
+    world: dict[str, Any], db: str, ref: str, who: str, role: str, *extra: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """gate skill revoke, signed with *who*'s key (or *key*'s) as *role*."""
+    return _gate(
+        "skill", "revoke", ref, "--reason", "malicious update", "--role", role,
+        "--key", str(world["keys"] / f"{key or who}.key"), "--as", who, "--profile", world["profile"], *extra,
+        db=db,
+    )  # fmt: skip
+
+
 def _json(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
@@ -158,7 +169,12 @@ def test_the_whole_quarantine(world: dict[str, Any], tmp_path: Path) -> None:
     assert published.returncode == 0, published.stdout + published.stderr
     record = _json(published)["record"]
     assert record["signer"] == "release-bot"
-    assert {a["approver"] for a in record["approvalRecord"]} >= {"both", "run"}
+    # only the approvals that counted: both as security, run as runtime-owner (not both's second role)
+    assert [(a["role"], a["approver"]) for a in record["approvalRecord"]] == [
+        ("security", "both"),
+        ("runtime-owner", "run"),
+    ]
+    assert all(a["keyid"] and a["signed_at"] for a in record["approvalRecord"])
     assert set(record["evidence"]) == {"scan", "policy", "sbom", "decision"}
 
     allow = _json(_gate("skill", "allowlist", "-o", "json", db=db))
@@ -203,22 +219,9 @@ def test_the_whole_quarantine(world: dict[str, Any], tmp_path: Path) -> None:
     assert drifted.returncode == 1 and "artifact verification gate" in drifted.stderr
 
     # revocation: refused for someone without the role; immediate for the incident commander
-    refused = _gate("skill", "revoke", digest, "--reason", "test", "--as", "run", "--profile", p, db=db)
+    refused = _revoke(world, db, digest, "run", "incident-commander")
     assert refused.returncode == 1 and "skill_revocation_unauthorised" in refused.stdout
-    revoked = _gate(
-        "skill",
-        "revoke",
-        digest,
-        "--reason",
-        "malicious update",
-        "--as",
-        "ic",
-        "--profile",
-        p,
-        "-o",
-        "json",
-        db=db,
-    )
+    revoked = _revoke(world, db, digest, "ic", "incident-commander", "-o", "json")
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
     assert json.loads(world["notified"].read_text())["digest"] == digest
     allow = _json(_gate("skill", "allowlist", "-o", "json", db=db))

@@ -171,11 +171,9 @@ def test_a_sigstore_bundle_over_an_archive_verifies_against_the_approved_identit
     """The real production bundle of a wheel (a zip): offline verification against the signer identity."""
     from gate.evidence.skill.package import load
     from gate.evidence.skill.signature import verify
-    from tests.helpers import ROOT
+    from tests.helpers import THIRDPARTY
 
-    sigstore = ROOT.parent / "shared" / "fixtures" / "sigstore"
-    if not sigstore.exists():
-        pytest.skip("../shared/fixtures is not beside the checkout")
+    sigstore = THIRDPARTY / "sigstore"
     wheel = sigstore / "bundle_v3_github.whl"
     bundle = (sigstore / "bundle_v3_github.whl.sigstore").read_bytes()
     package = load(str(wheel))

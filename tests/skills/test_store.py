@@ -48,10 +48,21 @@ def test_intake_transitions_artifacts_and_allowlist(db_url: str) -> None:  # noq
     allow = skills.allowlist()
     assert allow["byDigest"] == {} and allow["revokedDigests"] == [DIGEST]
     assert skills.get(DIGEST).state == "revoked"
-    # a re-intake is a new submission; the revocation stays on the old one only
+    # a re-intake is a new submission, and the revocation still stands
     again = skills.intake("pdf-text", DIGEST, INTAKE)
     assert again["id"] != found.id and skills.get(DIGEST).state == "pending_scan"
-    assert skills.allowlist()["revokedDigests"] == []
+    assert skills.allowlist()["revokedDigests"] == [DIGEST]
+    assert [r["reason"] for r in skills.standing_revocations(DIGEST)] == ["compromised"]
+    renewed = skills.get(DIGEST)
+    skills.transition(renewed, "pending_scan", "pending_policy", {"reasons": []})
+    assert skills.allowlist()["revokedDigests"] == [DIGEST]
+    # restored only when the new submission reaches approved_trusted; the old publication never returns
+    skills.transition(skills.get(DIGEST), "pending_policy", "approved_trusted", {"reasons": []})
+    allow = skills.allowlist()
+    assert allow["revokedDigests"] == [] and allow["byDigest"] == {}
+    assert skills.standing_revocations(DIGEST) == []
+    skills.publish(skills.get(DIGEST), {"name": "pdf-text", "digest": DIGEST})
+    assert list(skills.allowlist()["byDigest"]) == [DIGEST]
     assert skills.store.verify_events()["valid"]
 
 

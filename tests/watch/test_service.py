@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
@@ -81,10 +82,12 @@ def test_sigkill_mid_scan_then_restart_scans_again_and_promotes_once(site: Site)
         if db.exists():
             try:
                 with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-                    rows = conn.execute("SELECT state FROM artifacts").fetchall()
+                    rows = conn.execute("SELECT state, kind FROM artifacts").fetchall()
             except sqlite3.Error:
                 rows = []
-            if rows and rows[0][0] == state.SCANNING:
+            # Killed mid-scan once the take is complete (copy durable, kind committed); a kill
+            # before that is a take taken again (tests/watch/test_watch.py).
+            if rows and rows[0] == (state.SCANNING, "file"):
                 scanning = True
                 break
         time.sleep(0.005)
@@ -131,7 +134,14 @@ def test_registry_api_down_then_up_wrong_token_then_right_one(site: Site, tmp_pa
     token_server = tmp_path / "serve-token"
     token_server.write_text(TOKEN + "\n")
     server = start_server(
-        tmp_path, "--profile", "standalone", "--registry-dir", str(site.registry), token=TOKEN
+        tmp_path,
+        "--profile",
+        "standalone",
+        "--registry-dir",
+        str(site.registry),
+        "--watch-key",
+        str(site.pub),
+        token=TOKEN,
     )
     try:
         env = _env()
@@ -234,6 +244,8 @@ def test_the_seed_environment_variables_win_over_options(site: Site, tmp_path: P
         "--once",
         "--settle",
         "0",
+        "--state-dir",
+        str(tmp_path / "state"),
     ]
     result = subprocess.run(argv, env=env, capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr.decode()
@@ -241,14 +253,24 @@ def test_the_seed_environment_variables_win_over_options(site: Site, tmp_path: P
     assert (site.root / "env-audit.jsonl").exists()
 
 
-def test_missing_key_is_a_usage_error() -> None:
+def test_announcing_without_a_key_is_a_usage_error() -> None:
     result = subprocess.run(
-        [str(BIN / "gate"), "watch", "/nonexistent", "--registry-dir", "/tmp", "--profile", "standalone"],
+        [
+            str(BIN / "gate"),
+            "watch",
+            "/nonexistent",
+            "--registry-dir",
+            "/tmp",
+            "--profile",
+            "standalone",
+            "--registry-url",
+            "http://127.0.0.1:9",
+        ],
         env=_env(),
         capture_output=True,
         timeout=60,
     )
-    assert result.returncode == 2 and b"needs --key" in result.stderr
+    assert result.returncode == 2 and b"--registry-url needs a signing key" in result.stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
@@ -296,3 +318,88 @@ def test_sha256_in_the_manifest_is_the_file_hash(site: Site) -> None:
         manifest["artifact"]["sha256"]
         == hashlib.sha256((site.registry / "m.safetensors").read_bytes()).hexdigest()
     )
+
+
+def test_serve_refuses_a_registry_dir_without_the_watch_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "gate"), "serve", "--addr", f"127.0.0.1:{free_port()}", "--registry-dir", str(tmp_path)],
+        env=_env(GATE_SERVE_TOKEN=TOKEN),
+        capture_output=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert b"--registry-dir needs --watch-key" in result.stderr
+
+
+def test_the_promote_endpoint_hashes_the_artifact_and_verifies_the_signed_manifest(
+    site: Site, tmp_path: Path
+) -> None:
+    from gate.attest.keys import generate_key, write_keypair
+
+    (site.quarantine / "model.safetensors").write_bytes(safetensors_bytes())
+    folder = site.quarantine / "tiny"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(safetensors_bytes(32))
+    (folder / "config.json").write_text("{}")
+    done = subprocess.run(_argv(site, "--once"), env=_env(), capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    server = start_server(
+        tmp_path,
+        "--profile",
+        "standalone",
+        "--registry-dir",
+        str(site.registry),
+        "--watch-key",
+        str(site.pub),
+        token=TOKEN,
+    )
+    headers = {"authorization": f"Bearer {TOKEN}"}
+
+    def announce(name: str) -> httpx.Response:
+        manifest = json.loads((site.registry / f"{name}.provenance.json").read_text())
+        body = {
+            "filename_hex": manifest["artifact"]["filename_hex"],
+            "sha256": manifest["artifact"]["sha256"],
+            "size_bytes": manifest["artifact"]["size_bytes"],
+        }
+        return httpx.post(f"{server.url}/v1/model/promote", json=body, headers=headers, timeout=60)
+
+    try:
+        # A file and a folder the watcher promoted verify: recorded.
+        assert announce("model.safetensors").status_code == 201
+        assert announce("tiny").status_code == 201
+        # A pickle copied into the registry with a hand-written manifest: no signature, refused.
+        forged = pickle.dumps({"a": 1}, protocol=4)
+        (site.registry / "evil.bin").write_bytes(forged)
+        sha = hashlib.sha256(forged).hexdigest()
+        artifact = {"filename": "evil.bin", "filename_hex": b"evil.bin".hex(), "sha256": sha}
+        (site.registry / "evil.bin.provenance.json").write_text(
+            json.dumps({"artifact": {**artifact, "size_bytes": len(forged), "kind": "file"}})
+        )
+        refused = announce("evil.bin")
+        assert refused.status_code == 409 and "signed provenance" in refused.json()["message"]
+        # The same, signed with another key: refused.
+        from gate.watch.promote import ENVELOPE_SUFFIX, _envelope
+
+        other, _ = write_keypair(str(tmp_path / "other"), generate_key(), None)
+        from gate.attest.keys import load_signing_key
+
+        doc = json.loads((site.registry / "evil.bin.provenance.json").read_text())
+        (site.registry / f"evil.bin{ENVELOPE_SUFFIX.decode()}").write_bytes(
+            _envelope(doc, load_signing_key(str(other)))
+        )
+        refused = announce("evil.bin")
+        assert (
+            refused.status_code == 409 and "does not verify with the watch key" in refused.json()["message"]
+        )
+        # A promoted artifact whose bytes were replaced afterwards: the hash is checked, refused.
+        (site.registry / "model.safetensors").unlink()
+        (site.registry / "model.safetensors").write_bytes(safetensors_bytes(65))
+        records = (site.registry / ".promotions.jsonl").read_text().splitlines()
+        (site.registry / ".promotions.jsonl").write_text("")
+        refused = announce("model.safetensors")
+        assert refused.status_code == 409 and "does not have the signed sha256" in refused.json()["message"]
+        assert len(records) == 2 and (site.registry / ".promotions.jsonl").read_text() == ""
+    finally:
+        server.stop()

@@ -44,9 +44,9 @@ def _once(site: Site, **overrides: object) -> None:
 
 def _leftovers(site: Site) -> list[str]:
     """Anything left in quarantine or in the watcher's work folder."""
-    visible = [p.name for p in site.quarantine.iterdir() if p.name != ".gate-watch"]
-    work = site.quarantine / ".gate-watch" / "work"
-    return visible + [str(p) for p in work.rglob("*") if p.is_file()]
+    visible = [p.name for p in site.quarantine.iterdir()]
+    work = site.root / "state" / "work"
+    return visible + [str(p) for p in work.rglob("*")]
 
 
 def test_a_clean_model_is_promoted_with_a_signed_manifest(site: Site) -> None:
@@ -317,3 +317,90 @@ def test_crash_after_the_move_is_recovered_without_promoting_twice(site: Site) -
     assert _states(site) == {b"model.safetensors": state.ANNOUNCED}
     promotions = [e for e in _events(site) if e["event"] == "promotion"]
     assert len(promotions) == 1 and promotions[0]["data"]["recovered"] is True
+
+
+def test_a_crash_between_rejection_and_deletion_is_finished_at_start_up(site: Site) -> None:
+    (site.quarantine / "weights.bin").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        (row,) = watcher.store.in_state(state.PENDING)
+        copy = Path(os.fsdecode(watcher._work_path(row.id, row.name)))
+        assert copy.read_bytes().startswith(b"\x80\x04")
+        # The crash: the rejection is committed, the deletion never ran.
+        watcher.store.set(row.id, state.REJECTED, detail="decided block")
+    finally:
+        watcher.close()
+    assert copy.exists()
+
+    restarted = site.watcher()
+    restarted.close()
+
+    assert not copy.exists() and not copy.parent.exists()
+    assert list((site.root / "state" / "work").iterdir()) == []
+
+
+def test_scan_restarted_is_recorded_only_for_interrupted_scans(site: Site) -> None:
+    for i in range(3):
+        (site.quarantine / f"m{i}.safetensors").write_bytes(safetensors_bytes(64 + i))
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        rows = watcher.store.in_state(state.PENDING)
+        assert len(rows) == 3
+        watcher.store.start_scan(rows[1].id)  # killed mid-scan; the other two never started
+    finally:
+        watcher.close()
+
+    _once(site)
+
+    restarted = [e for e in _events(site) if e["event"] == "scan_restarted"]
+    assert [e["data"]["name"] for e in restarted] == ["m1.safetensors"]
+    assert set(_states(site).values()) == {state.ANNOUNCED}
+
+
+def test_every_added_row_has_its_audit_event(site: Site) -> None:
+    (site.quarantine / "gone.safetensors").write_bytes(safetensors_bytes())
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+        (row,) = watcher.store.in_state(state.PENDING)
+        os.unlink(watcher._work_path(row.id, row.name))  # the taken copy is lost (a disk error)
+        watcher.run_once()
+    finally:
+        watcher.close()
+    assert _states(site) == {b"gone.safetensors": state.REJECTED}
+    (event,) = [e for e in _events(site) if e["event"] == "rejection"]
+    assert event["data"]["name"] == "gone.safetensors" and "missing" in event["data"]["detail"]
+
+
+def test_a_take_interrupted_before_the_drop_was_removed_is_taken_again_once(site: Site) -> None:
+    data = safetensors_bytes()
+    (site.quarantine / "model.safetensors").write_bytes(data)
+    watcher = site.watcher()
+    try:
+        for name in watcher.settler.ready(watcher._q()):
+            watcher._take(name)
+    finally:
+        watcher.close()
+    # The crash: the copy exists, the drop was not yet removed and the kind never recorded.
+    (site.quarantine / "model.safetensors").write_bytes(data)
+    store = state.StateStore(site.root / "state" / "state.sqlite")
+    store.db.execute("UPDATE artifacts SET kind = 'unknown'")
+    store.close()
+
+    _once(site)
+
+    assert (site.registry / "model.safetensors").read_bytes() == data
+    store = state.StateStore(site.root / "state" / "state.sqlite")
+    try:
+        assert sorted(row.state for row in store.all()) == [state.ANNOUNCED, state.REJECTED]
+    finally:
+        store.close()
+    events = _events(site)
+    assert [e["event"] for e in events].count("promotion") == 1
+    assert any("interrupted by a crash" in e["data"].get("detail", "") for e in events)
+    assert _leftovers(site) == []

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,31 +84,27 @@ def _run_helper(
         raise CredentialError(f"credential helper {program} is not on PATH")
     argv = [program, "get"]
     collection.ran(argv)
+    from gate import procs
+
     try:
-        process = subprocess.Popen(
+        # Its own session, killed on the deadline and with gate; output bounded (gate.procs).
+        done = procs.run(
             [path, "get"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            shell=False,
-            start_new_session=True,
+            timeout=HELPER_TIMEOUT,
+            input=server.encode(),
+            stdout_cap=MAX_HELPER_OUTPUT,
+            stderr_cap=0,
+            keep="head",
+            kill_on_overflow=True,
         )
     except OSError as exc:
         raise CredentialError(f"credential helper {program} could not run: {exc.strerror}") from None
-    try:
-        stdout, _ = process.communicate(server.encode(), timeout=HELPER_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise CredentialError(
-            f"credential helper {program} did not answer within {HELPER_TIMEOUT:g} s"
-        ) from None
-    done = subprocess.CompletedProcess(argv, process.returncode, stdout, b"")
-    if done.returncode != 0:
+    if done.timed_out:
+        raise CredentialError(f"credential helper {program} did not answer within {HELPER_TIMEOUT:g} s")
+    if done.code != 0:
         # "credentials not found" is how helpers say "anonymous".
         return None
-    if len(done.stdout) > MAX_HELPER_OUTPUT:
+    if done.stdout_truncated:
         raise CredentialError(f"credential helper {program} printed more than {MAX_HELPER_OUTPUT} bytes")
     try:
         answer = json.loads(done.stdout)

@@ -71,6 +71,10 @@ class Analysis:
     files: list[dict[str, Any]] = field(default_factory=list)
     manifests: dict[str, bytes] = field(default_factory=dict)
     skill_md: str | None = None
+    commands: list[tuple[str, int, str]] = field(default_factory=list)
+    """(document, line, text) of what the instructions may run (code spans, shell fences)."""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """Commands of the instructions that run a file of the package: {path, line, command, target}."""
 
     def add(self, finding: Finding, path: str) -> None:
         """Record a finding against *path*."""
@@ -116,9 +120,13 @@ def _code(analysis: Analysis, path: str, language: str, data: bytes, line_offset
     for finding in report.findings:
         if fenced and finding.code in ("skill_unparseable", "skill_limits_exceeded"):
             continue  # a snippet in a document need not be a whole program
+        if fenced and finding.check == "shell.privileged_program" and _PREREQUISITE.search(finding.detail):
+            continue  # documentation: the system packages a person installs first, by name
         analysis.add(_shift(finding, line_offset), path)
     for kind, evidence in report.capabilities.items():
         for item in evidence:
+            if fenced:
+                item = _LINE.sub(lambda m: f"line {int(m.group(1)) + line_offset}", item)
             analysis.capability(kind, f"{path}: {item}")
     analysis.hosts.update(report.hosts)
     analysis.env_reads.update(report.env_reads)
@@ -129,13 +137,28 @@ def _code(analysis: Analysis, path: str, language: str, data: bytes, line_offset
     analysis.documented.update(comments.names)
 
 
+_LINE = re.compile(r"\bline (\d{1,9})\b")
+_PREREQUISITE = re.compile(
+    r": runs sudo (?:apt-get|apt|dnf|yum|zypper|pacman|apk|brew|port) (?:-y |--yes |-q )*"
+    r"(?:install|add|-S)(?: (?:-y|--yes|-q|--no-install-recommends|--needed|--noconfirm))*"
+    r"(?: [a-z0-9][a-z0-9.+-]{0,80})+$"
+)
+"""``sudo apt-get install -y poppler-utils`` in a document's shell block: named packages of the system's own
+repositories (no path, URL, redirection or pipe), the prerequisites a reader installs."""
+
+
 def _shift(finding: Finding, offset: int) -> Finding:
+    """*finding* of a fenced block, its line (in the data and in the text) counted in the document."""
     if not offset or not finding.data or not isinstance(finding.data.get("line"), int):
         return finding
     data = dict(finding.data)
     data["line"] = data["line"] + offset
+    detail = finding.detail
+    local = f"{finding.member}:{finding.data['line']}:"
+    if finding.member and detail.startswith(local):
+        detail = f"{finding.member}:{data['line']}:" + detail[len(local) :]
     return Finding(
-        finding.code, finding.check, finding.severity, finding.detail, finding.member, finding.offset, data
+        finding.code, finding.check, finding.severity, detail, finding.member, finding.offset, data
     )
 
 
@@ -146,6 +169,7 @@ def _text(analysis: Analysis, path: str, text: str, markdown: bool) -> None:
     for finding in report.findings:
         analysis.add(finding, path)
     analysis.documented.update(report.names)
+    analysis.commands.extend((path, line, command) for line, command in report.commands)
     for language, line, body in runnable:
         _code(analysis, path, language, body.encode("utf-8"), line_offset=line - 1)
 
@@ -188,6 +212,37 @@ def _run_as(texts: list[str], paths: set[str]) -> dict[str, str]:
             if path in paths:
                 found[path] = _RUN_LANGUAGE.get(program, "shell")
     return found
+
+
+_CHAIN = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
+
+
+def _runs(commands: list[tuple[str, int, str]], paths: set[str]) -> list[dict[str, Any]]:
+    """The commands that run a file of the package (``python scripts/x.py``, ``scripts/x.sh``)."""
+    from gate.formats.skilltools import MAX_COMMANDS, normalise_command
+
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    for document, line, text in commands:
+        for part in _CHAIN.split(text):
+            command = normalise_command(part)
+            words = command.split()
+            if not words:
+                continue
+            first = 0
+            while first < len(words) - 1 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", words[first]):
+                first += 1  # VAR=value before the program
+            candidates = [words[first]]
+            if _RUN_LANGUAGE.get(words[first]) or words[first] in ("bash", "sh", "zsh", "uv", "npx"):
+                candidates += [w for w in words[first + 1 :] if not w.startswith("-")][:2]
+            target = next((w for w in candidates if w in paths), None)
+            if target is None or (command, document) in seen:
+                continue
+            seen.add((command, document))
+            out.append({"path": document, "line": line, "command": command, "target": target})
+            if len(out) >= MAX_COMMANDS:
+                return out
+    return out
 
 
 def analyse(package: Package) -> Analysis:
@@ -241,6 +296,7 @@ def analyse(package: Package) -> Analysis:
             entry["run_as"] = language
             analysis.capability("process", f"{path}: run as {language} by the instructions")
             _code(analysis, path, language, data)
+    analysis.runs = _runs(analysis.commands, set(by_path))
     return analysis
 
 

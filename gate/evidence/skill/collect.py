@@ -120,27 +120,32 @@ def _manifest(text: str | None) -> dict[str, Any]:
         meta = parse_frontmatter(front)
     except FrontmatterError as exc:
         return {"present": True, "error": f"SKILL.md frontmatter: {exc}"}
-    tools = meta.get("allowed-tools", meta.get("allowed_tools"))
-    if isinstance(tools, str):
-        tools = [t.strip() for t in re.split(r",(?![^(]*\))", tools) if t.strip()]
+    from gate.formats.skilltools import parse_allowed_tools
+
+    tools = parse_allowed_tools(meta.get("allowed-tools", meta.get("allowed_tools")))
     out: dict[str, Any] = {
         "present": True,
         "name": meta.get("name") if isinstance(meta.get("name"), str) else None,
         "description": meta.get("description") if isinstance(meta.get("description"), str) else None,
         "license": meta.get("license") if isinstance(meta.get("license"), str) else None,
-        "allowed_tools": [str(t)[:256] for t in tools[:100]] if isinstance(tools, list) else None,
+        "allowed_tools": [t.raw[:256] for t in tools] if tools is not None else None,
+        "tools": [t.to_json() for t in tools] if tools is not None else None,
         "metadata": _clip(meta.get("metadata")) if isinstance(meta.get("metadata"), dict) else {},
     }
     return _clip(out)  # type: ignore[no-any-return]
 
 
-def _license(expression: str | None) -> dict[str, Any]:
-    from gate.registry.record import spdx_problem
+def _license(field: Any, package: Any) -> dict[str, Any]:
+    from gate.evidence.skill.license import MAX_LICENSE_TEXT, license_facts
 
-    if not expression:
-        return {"expression": None, "valid": False, "problem": "no license in the frontmatter"}
-    problem = spdx_problem(expression)
-    return {"expression": expression[:512], "valid": problem is None, "problem": problem}
+    texts = {
+        item.path: item.data.decode("utf-8", "replace")
+        for item in package.files
+        if item.data is not None
+        and len(item.data) <= MAX_LICENSE_TEXT
+        and re.search(r"licen[cs]e|copying", item.path.rsplit("/", 1)[-1], re.I)
+    }
+    return _clip(license_facts(field, texts))  # type: ignore[no-any-return]
 
 
 def _sbom(path: str | None) -> dict[str, Any]:
@@ -261,7 +266,7 @@ def collect_skill(request: SkillRequest, profile: Profile, collection: Collectio
         "package": as_json(package),
         "manifest": manifest,
         "declared": declared,
-        "license": _license(manifest.get("license")),
+        "license": _license(manifest.get("license"), package),
         "files": analysis.files[:2000],
         "findings": analysis.findings,
         "capabilities": {k: v for k, v in sorted(analysis.capabilities.items())},
@@ -269,6 +274,7 @@ def collect_skill(request: SkillRequest, profile: Profile, collection: Collectio
         "env_reads": env_reads,
         "secret_env": secret[:500],
         "documented": sorted(n for n in analysis.documented if n in set(secret))[:500],
+        "runs": analysis.runs,
         "dependencies": dependencies,
         "signature": _signature(request, package.digest, package.kind, settings),
         "sbom": _sbom(request.sbom),

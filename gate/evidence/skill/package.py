@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from gate.errors import InputError
 from gate.formats.interface import Blob, FileBlob, Finding, Limits
+from gate.fsutil import open_fd, open_regular
 
 MAX_FILES = 2_000
 MAX_DEPTH = 12
@@ -57,12 +59,14 @@ class Package:
     findings: list[Finding] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     archive_format: str = ""
+    links: list[dict[str, str]] = field(default_factory=list)
+    """Symbolic links resolving inside the package: {path, target} (their targets are analysed as files)."""
 
 
 def _hash_path(path: Path, size: int) -> tuple[str, bytes | None]:
     from gate.evidence.artifact import hash_fd
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    fd, _ = open_fd(path, follow_symlinks=False)
     try:
         digest = hash_fd(fd, size).hex()
         data = FileBlob(fd, size).read_at(0, size) if size <= MAX_READ else None
@@ -101,6 +105,9 @@ def from_directory(root: Path) -> Package:
     for raw_path, target in found.link_entries:
         entries.append((b"L", raw_path, target))
     for link in found.symlinks:
+        if link_stays_inside(link["path"], link["target"]):
+            package.links.append({"path": link["path"][:4096], "target": link["target"][:4096]})
+            continue
         package.findings.append(
             Finding(
                 "archive_unsafe",
@@ -120,14 +127,27 @@ def from_directory(root: Path) -> Package:
     return package
 
 
-def _archive_sha256(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return "sha256:" + h.hexdigest(), size
+def link_stays_inside(member: str, target: str) -> bool:
+    """Whether a symbolic link at *member* pointing at *target* resolves inside the package.
+
+    A relative target that, joined to the link's folder, never climbs above
+    the package root (``docs/latest -> v2``, ``scripts/run -> ../bin/run.sh``)
+    stays inside; an absolute target, a drive letter, a backslash or any
+    climb out (``../../.ssh``) does not.
+    """
+    if not target or target.startswith("/") or "\\" in target or ":" in target or "\x00" in target:
+        return False
+    parts: list[str] = [p for p in posixpath.dirname(member).split("/") if p not in ("", ".")]
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+        else:
+            parts.append(part)
+    return bool(parts)
 
 
 def _strip_common_folder(names: list[str]) -> str:
@@ -139,11 +159,17 @@ def _strip_common_folder(names: list[str]) -> str:
 
 def from_archive(path: Path) -> Package:
     """The package of a skill archive (zip or tar, optionally compressed)."""
+    from gate.evidence.artifact import hash_fd
     from gate.formats import detect, tar, zip
 
-    digest, size = _archive_sha256(path)
-    fd = os.open(path, os.O_RDONLY)
+    # A regular file only (a FIFO swapped in is refused, never waited on); unreadable: exit 2.
+    fd, info = open_regular(str(path), follow_symlinks=False)
     try:
+        size = info.st_size
+        try:
+            digest = "sha256:" + hash_fd(fd, size).hex()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
         blob = FileBlob(fd, size)
         fmt = detect.detect(blob)
         if fmt in ("zip", "pytorch-zip", "npz", "keras"):
@@ -155,7 +181,14 @@ def from_archive(path: Path) -> Package:
                 f"{path}: not a skill folder or a zip/tar archive (content looks like {fmt or 'unknown'})"
             )
         package = Package(kind="archive", digest=digest, archive_format=report.format)
+        prefix = _strip_common_folder([c.name for c in report.children if not c.name.startswith("<")])
         for finding in report.findings:
+            target = finding.data.get("target") if finding.data else None
+            if finding.check == "tar.symlink" and isinstance(target, str):
+                name = finding.member[len(prefix) :] if prefix else finding.member
+                if name and link_stays_inside(name, target):
+                    package.links.append({"path": name[:4096], "target": target[:4096]})
+                    continue
             package.findings.append(
                 Finding(
                     "archive_unsafe",
@@ -177,7 +210,6 @@ def from_archive(path: Path) -> Package:
                         f"The archive carries bytes outside its members ({child.name}).",
                     )
                 )
-        prefix = _strip_common_folder([c.name for c in members])
         for child in members[:MAX_FILES]:
             name = child.name[len(prefix) :] if prefix else child.name
             package.files.append(_member(name, child.blob))
@@ -230,4 +262,5 @@ def as_json(package: Package) -> dict[str, Any]:
         "files": len(package.files),
         "bytes": sum(f.size for f in package.files),
         "limits": package.limits[:100],
+        "links": package.links[:100],
     }

@@ -284,8 +284,15 @@ class _Analyser:
                 program = command.split()[0].rsplit("/", 1)[-1] if command.split() else ""
                 if program in rules.SHELLS or program in ("cmd", "cmd.exe", "powershell"):
                     self.flags.add("spawn_shell")
+                argv = self.argv(args)
                 if last.startswith("exec") and not last.startswith("execFile"):
                     self.shell(command, line)
+                elif argv is not None and program in rules.SHELLS and "-c" in argv[:-1]:
+                    self.shell(argv[argv.index("-c") + 1], line)  # execFile("sh", ["-c", SCRIPT])
+                elif argv is not None:
+                    import shlex
+
+                    self.shell(" ".join(shlex.quote(w) for w in [command, *argv]), line)
                 elif program in rules.PRIVILEGE_PROGRAMS:
                     self.add("skill_privilege", "privileged_program", "high", f"runs {program}", line)
             elif first is not None:
@@ -364,6 +371,13 @@ class _Analyser:
         how = "decoded data" if decoded else "a computed value"
         self.add("skill_obfuscated_exec", "dynamic_exec", severity, f"{name}() runs {how}", line)
         self.flags.add("dynamic_exec")
+
+    def argv(self, args: Any) -> list[str] | None:
+        """The literal argument array of execFile/spawn (``["rev-parse", "HEAD"]``), or None."""
+        if args is None or len(args.named_children) < 2 or args.named_children[1].type != "array":
+            return [] if args is not None and len(args.named_children) == 1 else None
+        words = [self.fold(c) for c in args.named_children[1].named_children[:200]]
+        return None if any(w is None for w in words) else [str(w) for w in words]
 
     def shell(self, command: str, line: int) -> None:
         from gate.formats.skillcode import shell

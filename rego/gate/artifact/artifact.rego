@@ -247,6 +247,82 @@ hit contains h if {
 	h := _hit("format", true, _catalog.unknown_format, [text])
 }
 
+# Formats that are a model on their own. The profile's other allowed
+# formats (JSON configs, text, tokenizers) are admitted only as members of a
+# model directory that holds one of these.
+_model_formats := {f | some f in object.get(_config, ["formats", "model"], _default_model_formats)}
+
+_default_model_formats := ["safetensors", "gguf", "onnx", "npy", "npz", "keras", "hdf5"]
+
+# What a file's name says it is, for the names model loaders open by extension.
+_extension_formats := {
+	".safetensors": "safetensors", ".gguf": "gguf", ".onnx": "onnx", ".npy": "npy",
+	".npz": "npz", ".keras": "keras", ".h5": "hdf5", ".hdf5": "hdf5",
+}
+
+_file_format(file) := object.get(file, "format", "unknown")
+
+_holds_model if {
+	some file in _files
+	_file_format(file) in _model_formats
+}
+
+_not_a_model_text contains sprintf("%s is %s, not a model file: such files are admitted only inside a model directory", [object.get(file, "path", "?"), _file_format(file)]) if {
+	object.get(_artifact, "kind", "") == "file"
+	some file in _files
+	_member_only(_file_format(file))
+}
+
+_not_a_model_text contains sprintf("the directory holds no model file (formats: %s)", [concat(", ", sort({_file_format(f) | some f in _files}))]) if {
+	object.get(_artifact, "kind", "") == "dir"
+	count(_files) > 0
+	not _holds_model
+	not _any_denied
+}
+
+_not_a_model_text contains sprintf("%s is named like %s but its content is %s", [file.path, want, _file_format(file)]) if {
+	some file in _files
+	is_string(file.path)
+	some suffix, want in _extension_formats
+	endswith(lower(file.path), suffix)
+	_member_only(_file_format(file))
+}
+
+# A format the profile allows that is not a model format: a config, text or
+# tokenizer (any other format is judged by unknown_format or denied_format).
+_member_only(format) if {
+	format in _allowed_formats
+	not format in _model_formats
+}
+
+_any_denied if {
+	some file in _files
+	some format in object.get(file, "formats", [_file_format(file)])
+	format in _denied_formats
+}
+
+# METADATA
+# title: Not a model
+# description: >-
+#   The artifact holds no model: a lone file whose content is not a model
+#   format of the profile (a JSON config, a text file, a tokenizer), a
+#   directory with no model file in it, or a file named like a model format
+#   (x.safetensors) whose content is something else. Configs and tokenizers
+#   are admitted only as members of a model directory. Files of a denied
+#   format are reported by denied_format instead.
+# custom:
+#   short_name: not_a_model
+#   failure_msg: "%s"
+#   solution: >-
+#     Admit the model file or the whole model directory (weights with their
+#     configs and tokenizer), not a config or text file on its own.
+#   severity: high
+#   collections: [appliance, standalone]
+hit contains h if {
+	some text in _not_a_model_text
+	h := _hit("format", true, _catalog.not_a_model, [text])
+}
+
 # METADATA
 # title: Invalid header or structure
 # description: >-
@@ -509,6 +585,36 @@ hit contains h if {
 	h := _hit("provenance", true, _catalog.wrong_issuer, [_shown(object.get(_provenance, "issuer", "")), _shown(accepted)])
 }
 
+# The quarantine watcher's own evidence (gate watch): absent for gate eval --artifact.
+_watch := object.get(_evidence, "watch", null)
+
+# Whether the watcher's provenance manifests must be signed (gate watch asks
+# this once at start-up and refuses to start without a signing key when true).
+default signed_manifest_required := true
+
+signed_manifest_required := false if object.get(_config, ["provenance", "require_signed_manifest"], true) == false
+
+# METADATA
+# title: Provenance manifest would be unsigned
+# description: >-
+#   The quarantine watcher has no key to sign the provenance manifest it
+#   writes beside a promoted artifact, and the profile requires signed
+#   manifests (artifact.provenance.require_signed_manifest).
+# custom:
+#   short_name: unsigned_manifest
+#   failure_msg: "%s would be promoted with an unsigned provenance manifest and the profile requires a signed one"
+#   solution: >-
+#     Give gate watch a signing key (--key, GATE_WATCH_KEY or the seed's key
+#     path), or use a profile that allows unsigned manifests.
+#   severity: high
+#   collections: [appliance, standalone]
+hit contains h if {
+	_watch != null
+	object.get(_watch, "manifest_signing_key", false) != true
+	signed_manifest_required
+	h := _hit("provenance", true, _catalog.unsigned_manifest, [subject_ref])
+}
+
 # --- stage 5: static scan ---
 
 _suspicious_blocks if object.get(_config, ["pickle", "suspicious"], "block") != "warn"
@@ -592,12 +698,6 @@ _scanner_problem(s) := sprintf("%s crashed or returned unusable output: %s", [s.
 	object.get(s, "timed_out", false) == true
 }
 
-_scanner_texts contains _scanner_problem(s) if {
-	some s in _scanners
-	object.get(s, "installed", false) == true
-	_scanner_problem(s)
-}
-
 _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issue.severity, _shown(object.get(issue, "path", "")), object.get(issue, "detail", "")]) if {
 	some s in _scanners
 	object.get(s, "installed", false) == true
@@ -609,8 +709,8 @@ _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issu
 # title: An external scanner objects
 # description: >-
 #   A second-opinion scanner (modelscan, fickling, modelaudit) reported a
-#   high or critical issue, or crashed, timed out or printed output gate
-#   could not parse. A scanner that failed is never a clean result.
+#   high or critical issue in a file it supports. Its finding blocks
+#   whatever gate's own analysis says.
 # custom:
 #   short_name: scanner_finding
 #   failure_msg: "%s"
@@ -620,6 +720,35 @@ _scanner_texts contains sprintf("%s reports a %s issue in %s: %s", [s.name, issu
 hit contains h if {
 	some text in _scanner_texts
 	h := _hit("static_scan", true, _catalog.scanner_finding, [text])
+}
+
+# A scanner that failed is never a clean result; whether it blocks is the
+# profile's choice (scanners.error), fail-closed unless it says warn.
+_scanner_error_blocks := false if {
+	object.get(_config, ["scanners", "error"], "fail-closed") == "warn"
+} else := true
+
+# METADATA
+# title: An external scanner failed
+# description: >-
+#   A second-opinion scanner crashed, lacked an extra it needs, timed out,
+#   exited with an unexpected status or printed output gate could not
+#   parse, on a file in a format it supports. It is never a clean result:
+#   under scanners.error fail-closed this blocks, under warn it is a warning
+#   and gate's own analysis decides alone.
+# custom:
+#   short_name: scanner_error
+#   failure_msg: "%s"
+#   solution: >-
+#     Read the scanner's error; fix its installation (extras, versions) or
+#     review the file by other means. gate's own findings are reported beside it.
+#   severity: medium
+#   collections: [appliance, standalone]
+hit contains h if {
+	some s in _scanners
+	object.get(s, "installed", false) == true
+	text := _scanner_problem(s)
+	h := _hit("static_scan", _scanner_error_blocks, _catalog.scanner_error, [text])
 }
 
 _missing_blocks := false if {

@@ -207,6 +207,49 @@ test_unknown_format if {
 	reasons_of(with_file({"format": "unknown", "formats": ["unknown"]})) == ["unknown_format"]
 }
 
+# A lone config or text file (/etc/hostname, a JSON or YAML file) is not a model.
+test_lone_config_or_text_file_is_not_a_model if {
+	every fmt in ["json", "text"] {
+		d := decide(with_file({"path": "hostname", "format": fmt, "formats": [fmt]}))
+		d.verdict == "block"
+		d.reasons == ["not_a_model"]
+		d.stages.format == {"status": "FAIL", "reasons": ["not_a_model"]}
+		contains(d.results[0].message, sprintf("hostname is %s, not a model file", [fmt]))
+	}
+}
+
+# Text named like safetensors is reported once, both for its name and for being alone.
+test_text_named_like_a_model_format_is_not_a_model if {
+	d := decide(with_file({"path": "x.safetensors", "format": "text", "formats": ["text"]}))
+	d.reasons == ["not_a_model"]
+	messages := {r.message | some r in d.results}
+	"x.safetensors is named like safetensors but its content is text" in messages
+	inside := patched({"subject": {"kind": "model-dir"}, "evidence": {"artifact": {"kind": "dir", "files": [_file, object.union(_file, {"path": "extra/Model.SafeTensors", "format": "json"})]}}})
+	[r.message | some r in decide(inside).results] == ["extra/Model.SafeTensors is named like safetensors but its content is json"]
+}
+
+test_directory_without_model_file_is_not_a_model if {
+	files := [object.union(_file, {"path": "config.json", "format": "json"}), object.union(_file, {"path": "notes.txt", "format": "text"})]
+	d := decide(patched({"subject": {"kind": "model-dir"}, "evidence": {"artifact": {"kind": "dir", "files": files}}}))
+	d.reasons == ["not_a_model"]
+	d.results[0].message == "the directory holds no model file (formats: json, text)"
+}
+
+# Configs and tokenizers beside the weights of a model directory are admitted.
+test_configs_inside_a_model_directory_are_admitted if {
+	files := [_file, object.union(_file, {"path": "config.json", "format": "json"}), object.union(_file, {"path": "tokenizer.json", "format": "json"}), object.union(_file, {"path": "README.md", "format": "text"})]
+	d := decide(patched({"subject": {"kind": "model-dir"}, "evidence": {"artifact": {"kind": "dir", "files": files}}}))
+	d.verdict == "promote"
+}
+
+# The profile names its model formats; a format the profile denies is denied_format only.
+test_profile_names_its_model_formats if {
+	cfg := json.patch(_standalone, [{"op": "add", "path": "/artifact/formats/model", "value": ["gguf"]}])
+	d := data.gate.main.decision with input as good with data.gate.config as cfg
+	d.reasons == ["not_a_model"]
+	reasons_of(with_file({"path": "x.safetensors", "format": "pickle", "formats": ["pickle"]})) == ["denied_format"]
+}
+
 test_missing_artifact_evidence_fails_closed if {
 	d := decide(json.remove(good, ["evidence/artifact"]))
 	d.verdict == "block"
@@ -279,6 +322,23 @@ test_unsigned_passes_standalone_blocks_appliance if {
 	decide_appliance(doc).reasons == ["unsigned"]
 }
 
+test_unsigned_manifest_under_the_watcher if {
+	keyless := patched({"evidence": {"watch": {"manifest_signing_key": false}}})
+	reasons_of(keyless) == ["unsigned_manifest"]
+	decide(patched({"evidence": {"watch": {"manifest_signing_key": true}}})).verdict == "promote"
+	allowed := json.patch(_standalone, [{"op": "add", "path": "artifact/provenance/require_signed_manifest", "value": false}])
+	d := data.gate.main.decision with input as keyless with data.gate.config as allowed
+	d.verdict == "promote"
+	# gate eval --artifact has no watcher evidence: never this reason.
+	decide(good).verdict == "promote"
+}
+
+test_signed_manifest_required_follows_the_profile if {
+	data.gate.artifact.signed_manifest_required with data.gate.config as _standalone
+	allowed := json.patch(_standalone, [{"op": "add", "path": "artifact/provenance/require_signed_manifest", "value": false}])
+	not data.gate.artifact.signed_manifest_required with data.gate.config as allowed
+}
+
 test_signature_invalid if {
 	reasons_of(patched({"evidence": {"provenance": {"verified": false, "error": "digest mismatch"}}})) == ["signature_invalid"]
 }
@@ -349,13 +409,34 @@ test_scanner_finding if {
 	reasons_of(patched({"evidence": {"scanners": [low]}})) == ["all_stages_passed"]
 }
 
-test_scanner_crash_or_timeout_is_a_finding if {
+test_scanner_crash_or_timeout_is_a_scanner_error if {
 	every s in [
 		{"name": "modelscan", "installed": true, "error": "output is not JSON"},
 		{"name": "modelscan", "installed": true, "timed_out": true},
 	] {
-		reasons_of(patched({"evidence": {"scanners": [s]}})) == ["scanner_finding"]
+		reasons_of(patched({"evidence": {"scanners": [s]}})) == ["scanner_error"]
 	}
+}
+
+_scanner_errors_warn := object.union(_standalone, {"artifact": {"scanners": {"error": "warn"}}})
+
+test_scanner_error_warns_when_the_profile_says_warn if {
+	s := {"name": "modelscan", "installed": true, "error": "please install modelscan with tensorflow extras"}
+	doc := patched({"evidence": {"scanners": [s]}})
+	d := data.gate.main.decision with input as doc with data.gate.config as _scanner_errors_warn
+	d.verdict == "promote"
+	some w in d.warnings
+	w.code == "scanner_error"
+	contains(w.message, "tensorflow extras")
+	d.stages.static_scan.status == "PASS"
+	decide(doc).reasons == ["scanner_error"]
+}
+
+test_scanner_finding_blocks_when_errors_warn if {
+	s := {"name": "modelscan", "installed": true, "error": "x.npy: crashed", "issues": [{"severity": "critical", "detail": "os.system", "path": "m.pkl"}]}
+	d := data.gate.main.decision with input as patched({"evidence": {"scanners": [s]}}) with data.gate.config as _scanner_errors_warn
+	d.reasons == ["scanner_finding"]
+	"scanner_error" in {w.code | some w in d.warnings}
 }
 
 test_scanner_missing_warns_or_blocks if {
@@ -456,7 +537,7 @@ test_component_missing if {
 
 test_unexpected_component if {
 	reasons_of(dir_doc({"model_index": _index, "subdirs": ["unet", "payload"]})) == ["unexpected_component"]
-	doc := patched({"subject": {"kind": "model-dir"}, "evidence": {"artifact": {"kind": "dir", "files": [object.union(_file, {"path": "run.sh", "format": "text", "executable": true})]}}})
+	doc := patched({"subject": {"kind": "model-dir"}, "evidence": {"artifact": {"kind": "dir", "files": [_file, object.union(_file, {"path": "run.sh", "format": "text", "executable": true})]}}})
 	reasons_of(doc) == ["unexpected_component"]
 }
 

@@ -44,13 +44,39 @@ _pin := pin if {
 	pin := pinned_digest
 } else := ""
 
-_required_inputs := {
-	"image_ref": image_ref,
-	"image_ref_pin": object.get(_operator, "image_ref_pin", ""),
-	"current_prod_digest": object.get(_operator, "current_prod_digest", ""),
+_required_inputs := object.union(
+	{
+		"image_ref": image_ref,
+		"image_ref_pin": object.get(_operator, "image_ref_pin", ""),
+		"current_prod_digest": object.get(_operator, "current_prod_digest", ""),
+	},
+	_signer_inputs,
+)
+
+# The expected identity and issuer describe a keyless (Fulcio) signer. A
+# signature checked against the operator's cosign public keys has neither,
+# so they are required only when the operator gave no key and the recorded
+# signature is not key-based; a certificate from the profile's private PKI
+# carries an identity but no OIDC issuer.
+_signer_inputs := {} if {
+	_key_verification
+} else := {"expected_signer_identity": _either(_operator, "expected_signer_identity")} if {
+	_pki_verification
+} else := {
 	"expected_signer_identity": _either(_operator, "expected_signer_identity"),
 	"expected_oidc_issuer": _either(_operator, "expected_oidc_issuer"),
 }
+
+_key_verification if key_signature
+
+# A profile with a private PKI expects certificates that carry no OIDC
+# issuer; a Fulcio certificate is still held to the issuer (an empty
+# expected issuer never matches, so it blocks as wrong_issuer).
+_pki_verification if pki_signature
+
+_pki_verification if count(object.get(_config, ["private_pki", "roots"], [])) > 0
+
+_key_verification if count(object.get(_operator, "cosign_key_sha256", [])) > 0
 
 # An expected identity or issuer is given exactly, or explicitly as a
 # regular expression (operator.<name>_regexp); either one is the input.
@@ -63,15 +89,19 @@ _either(operator, name) := value if {
 # title: Operator inputs incomplete
 # description: >-
 #   Runtime mode needs the image reference, the expected digest pin, the
-#   current production digest and the expected signer identity and OIDC
-#   issuer. Without them no runtime decision can be made, so the gate stops
-#   here and asks for a person.
+#   current production digest and, for keyless signatures, the expected
+#   signer identity and OIDC issuer (a key-based signature needs neither, a
+#   private-PKI certificate, or a profile with a private PKI, the identity
+#   only). Without them no
+#   runtime decision can be made, so the gate stops here and asks for a
+#   person.
 # custom:
 #   short_name: inputs_incomplete
 #   failure_msg: "Runtime mode needs these operator inputs, missing or empty: %s"
 #   solution: >-
 #     Supply every required input (subject.ref, operator.image_ref_pin,
-#     operator.current_prod_digest, operator.expected_signer_identity,
+#     operator.current_prod_digest and, unless the image is verified with a
+#     cosign public key, operator.expected_signer_identity and
 #     operator.expected_oidc_issuer) and evaluate again.
 #   severity: medium
 #   collections: [nim-promotion]
@@ -114,6 +144,20 @@ gates_run if _registry_allowed
 
 gates_run if not lib.applies(_catalog.unknown_registry)
 
+# Static mode contacts no registry and runs no scanner. The collector marks
+# each section it therefore did not collect (not_collected, with the
+# reason); such a section is no evidence either way, so the gates that read
+# it do not run. Static mode never promotes, whatever else it shows.
+_not_collected(name) if {
+	not runtime_mode
+	is_string(_evidence[name].not_collected)
+}
+
+_not_collected_scan(name) if {
+	not runtime_mode
+	is_string(_evidence.vulnerabilities[name].not_collected)
+}
+
 # METADATA
 # title: Tag has drifted from the pinned digest
 # description: >-
@@ -129,6 +173,7 @@ gates_run if not lib.applies(_catalog.unknown_registry)
 #   collections: [nim-promotion]
 deny contains result if {
 	gates_run
+	not _not_collected("registry")
 	resolved := object.get(_evidence, ["registry", "resolved_digest"], "")
 	not _same_digest(resolved, _pin)
 	result := lib.result(_catalog.digest_drift, [image_ref, _shown(resolved), _shown(_pin)])
@@ -167,6 +212,7 @@ signature_verified if {
 #   collections: [nim-promotion]
 deny contains result if {
 	gates_run
+	not _not_collected("signature")
 	not signature_verified
 	result := lib.result(_catalog.unsigned, [_shown(object.get(_evidence, ["registry", "resolved_digest"], ""))])
 }
@@ -202,7 +248,8 @@ deny contains result if {
 #   A signature verifies, but the certificate's OIDC issuer is not the one
 #   the operator expects (exactly, or as a full match of
 #   expected_oidc_issuer_regexp when the operator gave one). An empty
-#   expected issuer never matches; a key-based signature has no issuer.
+#   expected issuer never matches; a key-based signature has no issuer, and
+#   a certificate from the profile's private PKI has no OIDC issuer.
 # custom:
 #   short_name: wrong_issuer
 #   failure_msg: "OIDC issuer %q does not match the expected %q"
@@ -214,6 +261,7 @@ deny contains result if {
 deny contains result if {
 	gates_run
 	signature_verified
+	not pki_signature
 	not _signer_accepted("issuer", "expected_oidc_issuer")
 	expected := _expected_shown("expected_oidc_issuer")
 	result := lib.result(_catalog.wrong_issuer, [object.get(_signature, "issuer", ""), expected])
@@ -240,6 +288,10 @@ key_signature if {
 	lib.sha256_digest(_signature.key_sha256)
 }
 
+# A cosign certificate that chains to the profile's private PKI
+# (container.private_pki): it names a signer identity, but no OIDC issuer.
+pki_signature if _signature.method == "pki"
+
 _matches_regexp(actual, pattern) if {
 	is_string(actual)
 	is_string(pattern)
@@ -259,6 +311,98 @@ _matches_expected(actual, expected) if {
 	is_string(expected)
 	expected != ""
 	actual == expected
+}
+
+# The identity a cosign simple-signing payload claims
+# (critical.identity.docker-reference) must fit the image that was asked
+# for, as containers-policy.json(5) signedIdentity says. The profile picks
+# the requirement (container.signed_identity); matchRepository by default.
+_signed_identity_type := object.get(_config, "signed_identity", "matchRepository")
+
+_signed_identity := object.get(_signature, "signed_identity", {})
+
+_requested := object.get(_signed_identity, "requested", {})
+
+_signed := object.get(_signed_identity, "signed", {})
+
+# Only simple-signing payloads (cosign .sig layers) carry a docker-reference;
+# a Sigstore bundle (a referrer, by certificate or by managed key) signs the
+# digest alone.
+_claims_reference if _signature.method in {"keyless", "pki"}
+
+_claims_reference if {
+	_signature.method == "key"
+	not startswith(object.get(_signature, "source", ""), "referrer ")
+}
+
+_name_only(ref) if {
+	object.get(ref, "tag", "") == ""
+	object.get(ref, "digest", "") == ""
+}
+
+_same_reference(a, b) if {
+	object.get(a, "name", "") == object.get(b, "name", "")
+	object.get(a, "tag", "") == object.get(b, "tag", "")
+	object.get(a, "digest", "") == object.get(b, "digest", "")
+}
+
+_reference_fits("matchRepository") if _signed.name == _requested.name
+
+_reference_fits("matchExact") if {
+	not _name_only(_signed)
+	not _name_only(_requested)
+	_same_reference(_signed, _requested)
+}
+
+_reference_fits("matchRepoDigestOrExact") if {
+	not _name_only(_signed)
+	object.get(_requested, "tag", "") != ""
+	_same_reference(_signed, _requested)
+}
+
+_reference_fits("matchRepoDigestOrExact") if {
+	not _name_only(_signed)
+	object.get(_requested, "tag", "") == ""
+	object.get(_requested, "digest", "") != ""
+	_signed.name == _requested.name
+}
+
+_signed_reference_accepted if {
+	is_string(_signed.name)
+	_signed.name != ""
+	is_string(_requested.name)
+	_requested.name != ""
+	_reference_fits(_signed_identity_type)
+}
+
+# METADATA
+# title: Signed for another image reference
+# description: >-
+#   A cosign signature verifies over the digest, but the docker-reference
+#   its signed payload claims does not satisfy the profile's
+#   signedIdentity requirement (containers-policy.json(5)) for the image
+#   that was asked for. matchRepository (the default) needs the same
+#   repository; matchExact the same repository and tag (or digest);
+#   matchRepoDigestOrExact the same repository for a digest reference and
+#   an exact match for a tagged one. A signature made for registry/a:tag
+#   is thus refused for registry/b. A payload without a docker-reference,
+#   or one that does not parse, never matches.
+# custom:
+#   short_name: signed_identity_mismatch
+#   failure_msg: "The signature was made for %q, which does not satisfy %s for %q"
+#   solution: >-
+#     Sign the image under the repository it is promoted from (cosign sign
+#     REGISTRY/REPO@DIGEST), or, after review, change the profile's
+#     container.signed_identity.
+#   severity: high
+#   collections: [nim-promotion]
+deny contains result if {
+	gates_run
+	signature_verified
+	_claims_reference
+	not _signed_reference_accepted
+	signed := object.get(_signed_identity, "docker_reference", "(none)")
+	result := lib.result(_catalog.signed_identity_mismatch, [signed, _signed_identity_type, image_ref])
 }
 
 _cert_not_after := lib.timestamp_ns(_signature.cert_not_after)
@@ -333,6 +477,7 @@ deny contains result if {
 #   severity: medium
 #   collections: [nim-promotion]
 deny contains result if {
+	not _not_collected("signature")
 	not _tlog_consulted
 	detail := object.get(_signature, ["tlog", "error"], "no transparency-log evidence was recorded")
 	result := lib.result(_catalog.rekor_unreachable, [_shown(detail)])
@@ -367,6 +512,7 @@ sbom_verified if {
 #   collections: [nim-promotion]
 deny contains result if {
 	gates_run
+	not _not_collected("sbom")
 	not sbom_verified
 	result := lib.result(_catalog.missing_sbom, [_shown(object.get(_evidence, ["registry", "resolved_digest"], ""))])
 }
@@ -395,6 +541,7 @@ model_card_pinned if {
 #   collections: [nim-promotion]
 deny contains result if {
 	gates_run
+	not _not_collected("model_card")
 	not model_card_pinned
 	found := _shown(object.get(_model_card, "source", ""))
 	result := lib.result(_catalog.missing_model_card, [found])
@@ -416,7 +563,13 @@ _usable_report(report, digest) if {
 	not report.error
 }
 
-_candidate_usable if _usable_report(_candidate_scan, object.get(_evidence, ["registry", "resolved_digest"], ""))
+_candidate_usable if _usable_report(_candidate_scan, _scanned_digest)
+
+# The candidate scan must be about the resolved digest; in static mode,
+# where nothing was resolved, about the digest the operator pinned.
+_scanned_digest := object.get(_evidence, ["registry", "resolved_digest"], "") if {
+	not _not_collected("registry")
+} else := _pin
 
 _baseline_usable if _usable_report(_baseline_scan, object.get(_operator, "current_prod_digest", ""))
 
@@ -475,6 +628,8 @@ _cve_problem := "no usable CVE scan of the candidate digest" if {
 #   collections: [nim-promotion]
 deny contains result if {
 	gates_run
+	not _not_collected_scan("candidate")
+	not _not_collected_scan("baseline")
 	result := lib.result(_catalog.cve_regression, [_cve_problem])
 }
 
@@ -528,7 +683,7 @@ deny contains result if {
 # custom:
 #   short_name: all_gates_passed
 #   failure_msg: "All gates passed for %s"
-#   solution: "Sign the attestation and promote: cosign sign-blob --bundle attestation.bundle attestation.json"
+#   solution: "Record the signed decision and promote: gate eval ... --attest decision.intoto.jsonl --key gate.key, then gate attest verify decision.intoto.jsonl --key gate.pub"
 #   severity: info
 #   collections: [nim-promotion]
 verdict_note contains result if {

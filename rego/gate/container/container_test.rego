@@ -615,7 +615,12 @@ _key_signature := {
 	"method": "key",
 	"key_sha256": _card,
 	"tlog": {"reachable": true, "log_index": 7, "integrated_time": "2026-11-22T09:55:00Z"},
+	"signed_identity": _signed_for("nvcr.io/nim/meta/llama-3.3-70b", {"name": "nvcr.io/nim/meta/llama-3.3-70b"}),
 }
+
+_requested_ref := {"name": "nvcr.io/nim/meta/llama-3.3-70b", "tag": "1.5.0"}
+
+_signed_for(raw, parsed) := {"docker_reference": raw, "signed": parsed, "requested": _requested_ref}
 
 test_key_based_signature_has_no_identity_or_certificate_to_check if {
 	doc := json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": _key_signature}])
@@ -657,4 +662,186 @@ test_timestamp_authority_time_outside_the_validity_does_not_anchor if {
 test_no_verified_time_leaves_the_expired_certificate_unanchored if {
 	sig := json.remove(_tsa_signature, ["signed_timestamp"])
 	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig}])) == ["expired_cert"]
+}
+
+# --- key-based verification needs no identity or issuer (item 14) ---
+
+_key_only_operator := json.remove(good.operator, ["expected_signer_identity", "expected_oidc_issuer"])
+
+test_a_key_signed_image_needs_no_identity_or_issuer if {
+	doc := json.patch(good, [
+		{"op": "replace", "path": "/evidence/signature", "value": _key_signature},
+		{"op": "replace", "path": "/operator", "value": _key_only_operator},
+	])
+	reasons_of(doc) == ["all_gates_passed"]
+}
+
+test_operator_keys_waive_identity_and_issuer_but_a_failed_signature_still_blocks if {
+	op := object.union(_key_only_operator, {"cosign_key_sha256": [_card]})
+	doc := json.patch(good, [
+		{"op": "replace", "path": "/evidence/signature", "value": {"verified": false, "error": "does not verify"}},
+		{"op": "replace", "path": "/operator", "value": op},
+	])
+	d := decide(doc)
+	d.verdict == "block"
+	not "inputs_incomplete" in d.reasons
+	"unsigned" in d.reasons
+}
+
+test_keyless_still_needs_identity_and_issuer if {
+	doc := json.patch(good, [{"op": "replace", "path": "/operator", "value": _key_only_operator}])
+	d := decide(doc)
+	d.verdict == "manual-review"
+	d.reasons == ["inputs_incomplete"]
+	contains(d.results[0].message, "expected_oidc_issuer, expected_signer_identity")
+}
+
+# --- a certificate from the profile's private PKI (item 13) ---
+
+_pki_signature := object.union(good.evidence.signature, {
+	"method": "pki",
+	"issuer": "",
+	"signed_identity": _signed_for("nvcr.io/nim/meta/llama-3.3-70b", {"name": "nvcr.io/nim/meta/llama-3.3-70b"}),
+})
+
+test_private_pki_certificate_needs_an_identity_but_no_issuer if {
+	op := json.remove(good.operator, ["expected_oidc_issuer"])
+	doc := json.patch(good, [
+		{"op": "replace", "path": "/evidence/signature", "value": _pki_signature},
+		{"op": "replace", "path": "/operator", "value": op},
+	])
+	reasons_of(doc) == ["all_gates_passed"]
+	no_identity := json.patch(doc, [{"op": "remove", "path": "/operator/expected_signer_identity"}])
+	reasons_of(no_identity) == ["inputs_incomplete"]
+	other := json.patch(doc, [{"op": "replace", "path": "/evidence/signature/identity", "value": "mallory@example.com"}])
+	reasons_of(other) == ["wrong_identity"]
+}
+
+# --- signedIdentity: the docker-reference in the signed payload (item 12) ---
+
+_with_signed_identity(identity) := json.patch(good, [
+	{"op": "add", "path": "/evidence/signature/method", "value": "keyless"},
+	{"op": "add", "path": "/evidence/signature/signed_identity", "value": identity},
+])
+
+_with_type(kind) := object.union(config, {"container": {"signed_identity": kind}})
+
+test_match_repository_is_the_default_and_accepts_another_tag if {
+	same_repo := _with_signed_identity(_signed_for(
+		"nvcr.io/nim/meta/llama-3.3-70b:1.4.0",
+		{"name": "nvcr.io/nim/meta/llama-3.3-70b", "tag": "1.4.0"},
+	))
+	reasons_of(same_repo) == ["all_gates_passed"]
+}
+
+test_a_signature_for_another_repository_is_refused if {
+	doc := _with_signed_identity(_signed_for("nvcr.io/nim/evil/other", {"name": "nvcr.io/nim/evil/other"}))
+	d := decide(doc)
+	d.verdict == "block"
+	d.reasons == ["signed_identity_mismatch"]
+	d.results[0].message == "The signature was made for \"nvcr.io/nim/evil/other\", which does not satisfy matchRepository for \"nvcr.io/nim/meta/llama-3.3-70b:1.5.0\""
+}
+
+test_a_missing_or_unparsable_docker_reference_is_refused if {
+	reasons_of(_with_signed_identity({"requested": _requested_ref})) == ["signed_identity_mismatch"]
+	reasons_of(_with_signed_identity({
+		"docker_reference": "NOT A REFERENCE",
+		"requested": _requested_ref,
+		"error": "invalid",
+	})) == ["signed_identity_mismatch"]
+	no_section := json.patch(good, [{"op": "add", "path": "/evidence/signature/method", "value": "key"}])
+	"signed_identity_mismatch" in reasons_of(no_section)
+}
+
+test_match_exact_needs_the_same_tag if {
+	tagged := _with_signed_identity(_signed_for(
+		"nvcr.io/nim/meta/llama-3.3-70b:1.5.0",
+		{"name": "nvcr.io/nim/meta/llama-3.3-70b", "tag": "1.5.0"},
+	))
+	decide_with(tagged, _with_type("matchExact")).reasons == ["all_gates_passed"]
+	other_tag := _with_signed_identity(_signed_for(
+		"nvcr.io/nim/meta/llama-3.3-70b:1.4.0",
+		{"name": "nvcr.io/nim/meta/llama-3.3-70b", "tag": "1.4.0"},
+	))
+	decide_with(other_tag, _with_type("matchExact")).reasons == ["signed_identity_mismatch"]
+	name_only := _with_signed_identity(_signed_for(
+		"nvcr.io/nim/meta/llama-3.3-70b",
+		{"name": "nvcr.io/nim/meta/llama-3.3-70b"},
+	))
+	decide_with(name_only, _with_type("matchExact")).reasons == ["signed_identity_mismatch"]
+}
+
+test_match_repo_digest_or_exact if {
+	kind := _with_type("matchRepoDigestOrExact")
+	by_digest := {"name": "nvcr.io/nim/meta/llama-3.3-70b", "digest": _digest}
+	signed_tag := {"name": "nvcr.io/nim/meta/llama-3.3-70b", "tag": "1.4.0"}
+	digest_doc := _with_signed_identity({"docker_reference": "x:1.4.0", "signed": signed_tag, "requested": by_digest})
+	decide_with(digest_doc, kind).reasons == ["all_gates_passed"]
+	tag_doc := _with_signed_identity(_signed_for("x:1.4.0", signed_tag))
+	decide_with(tag_doc, kind).reasons == ["signed_identity_mismatch"]
+	other_repo := {"name": "nvcr.io/nim/evil/other", "tag": "1.4.0"}
+	other_doc := _with_signed_identity({"docker_reference": "o", "signed": other_repo, "requested": by_digest})
+	decide_with(other_doc, kind).reasons == ["signed_identity_mismatch"]
+}
+
+test_a_bundle_signs_the_digest_only if {
+	doc := json.patch(good, [{"op": "add", "path": "/evidence/signature/method", "value": "bundle"}])
+	reasons_of(doc) == ["all_gates_passed"]
+}
+
+test_a_managed_key_bundle_referrer_signs_the_digest_only if {
+	bundle := object.union(json.remove(_key_signature, ["signed_identity"]), {"source": "referrer sha256:abc"})
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": bundle}])) == ["all_gates_passed"]
+	sig_tag := object.union(bundle, {"source": "sig-tag sha256:abc layer sha256:def"})
+	reasons_of(json.patch(good, [{"op": "replace", "path": "/evidence/signature", "value": sig_tag}])) == ["signed_identity_mismatch"]
+}
+
+# --- static mode: what it never collects is no evidence (item 17) ---
+
+_static_collected := json.patch(good, [
+	{"op": "replace", "path": "/gate/mode", "value": "static"},
+	{"op": "replace", "path": "/evidence/registry", "value": {"not_collected": "static mode"}},
+	{"op": "replace", "path": "/evidence/signature", "value": {"verified": false, "not_collected": "static mode"}},
+	{"op": "replace", "path": "/evidence/sbom", "value": {"verified": false, "not_collected": "static mode"}},
+	{"op": "replace", "path": "/evidence/model_card", "value": {"not_collected": "static mode"}},
+])
+
+test_static_mode_without_registry_evidence_is_documentation_only_review if {
+	d := decide(_static_collected)
+	d.verdict == "manual-review"
+	d.evidence_level == "documentation-only"
+	d.reasons == ["static_mode_no_runtime_evidence"]
+	no_scans := json.patch(_static_collected, [{"op": "replace", "path": "/evidence/vulnerabilities", "value": {
+		"candidate": {"not_collected": "static mode runs no scanner"},
+		"baseline": {"not_collected": "static mode runs no scanner"},
+	}}])
+	decide(no_scans).reasons == ["static_mode_no_runtime_evidence"]
+}
+
+test_static_mode_supplied_reports_still_count_against_the_pin if {
+	regress := json.patch(_static_collected, [{"op": "add", "path": "/evidence/vulnerabilities/candidate/matches/-", "value": {"id": "CVE-2099-0001", "severity": "Critical"}}])
+	d := decide(regress)
+	d.verdict == "block"
+	d.evidence_level == "documentation-only"
+	d.reasons == ["cve_regression"]
+}
+
+test_not_collected_means_nothing_in_runtime_mode if {
+	doc := json.patch(_static_collected, [{"op": "replace", "path": "/gate/mode", "value": "runtime"}])
+	d := decide(doc)
+	d.verdict == "block"
+	{"digest_drift", "unsigned", "missing_sbom", "missing_model_card", "cve_regression"} == {r | some r in d.reasons; r != "rekor_unreachable"}
+}
+
+test_a_profile_with_a_private_pki_asks_for_no_issuer if {
+	cfg := object.union(config, {"container": {"private_pki": {"roots": ["-----BEGIN CERTIFICATE-----"]}}})
+	op := json.remove(good.operator, ["expected_oidc_issuer"])
+	unsigned := json.patch(good, [
+		{"op": "replace", "path": "/operator", "value": op},
+		{"op": "replace", "path": "/evidence/signature", "value": {"verified": false}},
+	])
+	decide_with(unsigned, cfg).reasons == ["unsigned", "rekor_unreachable"]
+	decide(unsigned).reasons == ["inputs_incomplete"]
+	keyless := json.patch(good, [{"op": "replace", "path": "/operator", "value": op}])
+	decide_with(keyless, cfg).reasons == ["wrong_issuer"]
 }

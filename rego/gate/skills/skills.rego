@@ -8,7 +8,10 @@
 #   submitted for), then approved_limited or, for the trusted tier with
 #   every trusted control and a two-party approval, approved_trusted. A
 #   transition request (gate skill scan / evaluate / revoke) is allowed only
-#   along the state machine and only to the state the evidence decides.
+#   along the state machine and only to the state the evidence decides. A
+#   revoked digest stays revoked until a new intake of it reaches
+#   approved_trusted; a revocation counts only as a signed statement by a
+#   holder of a revocation role.
 package gate.skills
 
 import rego.v1
@@ -498,30 +501,96 @@ hit contains h if {
 	h := _hit("scan", _catalog.skill_signature_invalid, [_subject, object.get(_signature, "error", "it does not verify")])
 }
 
+_license := object.get(_skill, "license", {})
+
+_license_kind := object.get(_license, "kind", "none")
+
+_license_identified if _license_kind in {"spdx", "file"}
+
+_license_ids := {upper(id) | some id in object.get(_license, "ids", [])}
+
+_license_said := sprintf("%s (%s)", [_license.expression, _license_from]) if is_string(_license.expression)
+
+else := "(none)"
+
+_license_from := sprintf("identified from the text of %s", [_license.file]) if _license_kind == "file"
+
+else := "SKILL.md license field"
+
+# How a tier treats a licence: "required" (identified and allowed, else
+# rejected_policy) or "warn" (a missing or unidentified licence is a
+# warning). A profile that says nothing requires one.
+_license_mode := object.get(_tier_cfg, "license", "required")
+
 # METADATA
-# title: License missing or invalid
+# title: License denied
 # description: >-
-#   The frontmatter's license must be a valid SPDX expression, and not one the
-#   profile denies.
+#   The licence, from the SKILL.md license field or identified from the text
+#   of the package's licence file, includes one the profile denies
+#   (skills.denied_licenses), in every tier.
 # custom:
-#   short_name: skill_license_invalid
-#   failure_msg: "%s: %s"
-#   solution: Set license in SKILL.md to a valid SPDX expression the profile allows.
+#   short_name: skill_license_denied
+#   failure_msg: "%s: %s includes %s, which the profile denies"
+#   solution: Relicense the skill under a licence the profile allows, or do not use it.
 #   severity: high
 #   collections: [skills-quarantine]
 hit contains h if {
-	some why in _license_problems
-	h := _hit("scan", _catalog.skill_license_invalid, [_subject, why])
+	_license_identified
+	some denied in object.get(_cfg, "denied_licenses", [])
+	upper(denied) in _license_ids
+	h := _hit("scan", _catalog.skill_license_denied, [_subject, _license_said, denied])
 }
 
-_license := object.get(_skill, "license", {})
+# METADATA
+# title: License not identified or not allowed
+# description: >-
+#   The tier requires an identified licence the profile allows (tiers.TIER.license
+#   required): a valid SPDX expression in SKILL.md's license field, or a
+#   licence file whose text identifies a known licence, within
+#   skills.allowed_licenses when the profile lists any.
+# custom:
+#   short_name: skill_license_invalid
+#   failure_msg: "%s: %s"
+#   solution: Set license in SKILL.md to an SPDX expression the profile allows (or ship the licence's text as LICENSE), or submit the skill for a tier that only warns.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_tier_known
+	_license_mode == "required"
+	some why in _license_problems
+	h := _hit("policy", _catalog.skill_license_invalid, [_subject, why])
+}
 
-_license_problems contains object.get(_license, "problem", "no license") if object.get(_license, "valid", null) != true
+_license_problems contains sprintf("the %s tier requires an identified licence: %s", [_tier, object.get(_license, "problem", "no licence")]) if {
+	not _license_identified
+}
 
-_license_problems contains sprintf("license %s is denied by the profile", [_license.expression]) if {
-	_license.valid == true
-	some denied in object.get(_cfg, "denied_licenses", [])
-	contains(concat(" ", ["", upper(_license.expression), ""]), concat(" ", ["", upper(denied), ""]))
+_license_problems contains sprintf("%s is not among the licences the profile allows (%s)", [id, concat(", ", _allowed)]) if {
+	_license_identified
+	count(_allowed) > 0
+	some id in _license_ids
+	not id in {upper(a) | some a in _allowed}
+}
+
+_allowed := object.get(_cfg, "allowed_licenses", [])
+
+# METADATA
+# title: License missing or unidentified
+# description: >-
+#   The skill has no licence, or one nobody can identify (prose that is not
+#   an SPDX expression, a licence file whose text matches no known licence).
+#   Tiers whose licence mode is warn (tiers.TIER.license warn) admit it with
+#   this warning.
+# custom:
+#   short_name: skill_license_unidentified
+#   failure_msg: "%s: %s"
+#   solution: Add license to SKILL.md as an SPDX expression, or ship the licence text as LICENSE.
+#   severity: low
+#   collections: [skills-quarantine]
+warning contains lib.result(_catalog.skill_license_unidentified, [_subject, object.get(_license, "problem", "no licence")]) if {
+	_tier_known
+	_license_mode == "warn"
+	not _license_identified
 }
 
 # METADATA
@@ -542,20 +611,34 @@ hit contains h if {
 
 # --- the capability surface against what the skill declares ---
 
+# allowed-tools as the collector parsed it: {name, scope, patterns} per tool.
 _tools := t if {
-	t := _manifest.allowed_tools
+	t := _manifest.tools
 	is_array(t)
 } else := []
 
 _tool(name) if {
 	some t in _tools
-	t == name
+	t.name == name
 }
 
-_tool(name) if {
+# Bash without a scope grants any command.
+_any_command if {
 	some t in _tools
-	startswith(t, concat("", [name, "("]))
+	t.name == "Bash"
+	object.get(t, "scope", null) == null
 }
+
+_command_granted(command) if _any_command
+
+_command_granted(command) if {
+	some t in _tools
+	t.name == "Bash"
+	some pattern in object.get(t, "patterns", [])
+	regex.match(pattern, command)
+}
+
+_scopes := concat(", ", [t.raw | some t in _tools; t.name == "Bash"])
 
 _capabilities := object.get(_skill, "capabilities", {})
 
@@ -579,6 +662,12 @@ else := "(no location recorded)"
 _undeclared contains sprintf("process spawn (%s) but allowed-tools grants no Bash", [_first(_capabilities.process)]) if {
 	count(object.get(_capabilities, "process", [])) > 0
 	not _tool("Bash")
+}
+
+_undeclared contains sprintf("%s:%v runs `%s` (the package's %s), which none of allowed-tools' %s covers", [r.path, r.line, r.command, r.target, _scopes]) if {
+	_tool("Bash")
+	some r in object.get(_skill, "runs", [])
+	not _command_granted(r.command)
 }
 
 _undeclared contains sprintf("file writes (%s) but allowed-tools grants none of Write, Edit, Bash", [_first(_capabilities.filesystem_write)]) if {
@@ -874,6 +963,117 @@ _approval_problems := approval.problems(_approval_ctx) if _trusted_tier
 
 else := set()
 
+_required_roles := sort({r | some r in _approval_ctx.required})
+
+_valid_approvals := [a |
+	some a in _approval_ctx.approvals
+	a.role in _required_roles
+	approval.valid(_approval_ctx, a)
+]
+
+_valid_people := {role: {a.approver | some a in _valid_approvals; a.role == role} | some role in _required_roles}
+
+# A valid approval counts when every other required role can still have its
+# own person besides this approver: for each subset of the other roles, their
+# valid approvers other than this one are at least as many as the roles
+# (Hall's condition; the profile lists at most 8 roles).
+_approval_counts(a) if not _blocks_others(a)
+
+_blocks_others(a) if {
+	others := [r | some r in _required_roles; r != a.role]
+	subsets := numbers.range(1, bits.lsh(1, count(others)) - 1)
+	some k in subsets
+	not _coverable(others, k, a.approver)
+}
+
+_coverable(others, k, person) if {
+	chosen := [r | some i, r in others; bits.and(k, bits.lsh(1, i)) != 0]
+	people := {p | some r in chosen; some p in _valid_people[r]; p != person}
+	count(people) >= count(chosen)
+}
+
+# The approvals that count (what gate skill publish records as approvalRecord):
+# not a self-approval, not an unverified or expired one, not a person's
+# approval for a second role when each role needs its own person.
+approvals_counted := [{"role": a.role, "approver": a.approver, "signed_at": a.signed_at, "keyid": object.get(a, "keyid", null)} |
+	some a in _valid_approvals
+	_approval_counts(a)
+] if _trusted_tier
+
+else := []
+
+_counted_roles := {a.role | some a in approvals_counted}
+
+# METADATA
+# title: Approval roles need distinct people
+# description: >-
+#   Every required approval role has a valid approval, but they cannot be
+#   given one distinct person each (for example three roles signed only by
+#   two people who each hold all three). Each role needs its own person.
+# custom:
+#   short_name: skill_approvers_overlap
+#   failure_msg: "%s: no approver of its own is left for the %s role"
+#   solution: Have another holder of the role sign an approval for this digest.
+#   severity: high
+#   collections: [skills-quarantine]
+hit contains h if {
+	_trusted_tier
+	count(_approval_problems) == 0
+	some role in _required_roles
+	not role in _counted_roles
+	h := _hit("trusted", _catalog.skill_approvers_overlap, [_subject, role])
+}
+
+# --- revocations on record (the registry's, for this digest) ---
+
+_evidence := object.get(input, "evidence", {})
+
+# Revocations of this digest not followed by a restoration (a new intake that
+# reached approved_trusted); the registry records them, this package decides.
+_standing := [r | some r in object.get(_evidence, "revocations", []); is_object(r)]
+
+_submitted_ns := lib.timestamp_ns(object.get(object.get(_evidence, "submission", {}), "submitted_at", null))
+
+_before_intake(r) if lib.timestamp_ns(r.at) < _submitted_ns
+
+# This submission (or one taken in before it) was revoked: a standing
+# revocation not before its intake (an unreadable time counts as after).
+_revoked_here if {
+	some r in _standing
+	not _before_intake(r)
+}
+
+# A new intake of a digest whose revocation still stands: it returns only
+# as approved_trusted.
+_held if {
+	count(_standing) > 0
+	not _revoked_here
+}
+
+_last_revocation := _standing[count(_standing) - 1]
+
+# METADATA
+# title: Revoked digest not restored yet
+# description: >-
+#   This is a new intake of a revoked digest. A revoked digest returns only
+#   as approved_trusted: the trusted tier, every trusted control and a
+#   two-party approval of this digest. Until then it stays in
+#   pending_policy, revoked and off the allowlist; approved_limited is not a
+#   way back.
+# custom:
+#   short_name: skill_restore_incomplete
+#   failure_msg: "%s (%s) was revoked at %s (%s); it returns only as approved_trusted"
+#   solution: >-
+#     Submit it for the trusted tier, resolve the trusted gaps listed, and
+#     have each approval role sign for this digest; then gate skill evaluate.
+#   severity: high
+#   collections: [skills-quarantine]
+restore_hit contains lib.result(_catalog.skill_restore_incomplete, [_subject, _digest, _shown(object.get(_last_revocation, "at", "")), _shown(object.get(_last_revocation, "reason", ""))]) if {
+	decided == "pending_policy"
+}
+
+_restore_results := {r | some r in restore_hit; lib.applies(_catalog[r.code])}
+
 # --- the outcome ---
 
 _applied contains h if {
@@ -894,14 +1094,20 @@ _policy_failures := _stage_results("policy")
 
 _trusted_gaps := _stage_results("trusted") | _approval_results
 
-# What the evidence decides: the first stage that fails names the outcome.
-decided := "rejected_scan" if {
+# What the evidence decides: a revocation since intake first, then the first
+# stage that fails; a re-intake of a revoked digest is approved_trusted or
+# waits in pending_policy.
+decided := "revoked" if {
+	_revoked_here
+} else := "rejected_scan" if {
 	count(_scan_failures) > 0
 } else := "rejected_policy" if {
 	count(_policy_failures) > 0
 } else := "approved_trusted" if {
 	_trusted_tier
 	count(_trusted_gaps) == 0
+} else := "pending_policy" if {
+	_held
 } else := "approved_limited"
 
 # --- the state machine ---
@@ -930,10 +1136,21 @@ _next := "rejected_scan" if {
 	_from == "pending_scan"
 } else := decided
 
+_is_revoked if {
+	_requested
+	_from == "revoked"
+}
+
+_is_revoked if {
+	_revoked_here
+	_to != "revoked"
+}
+
 # METADATA
 # title: Revoked skills return only through re-intake
 # description: >-
-#   A revoked skill digest never moves again: restoring it takes a new
+#   A revoked skill digest never moves again (and a submission taken in
+#   before its digest was revoked is revoked too): restoring it takes a new
 #   intake, scan, evaluation and two-party approval.
 # custom:
 #   short_name: skill_revoked
@@ -941,9 +1158,8 @@ _next := "rejected_scan" if {
 #   solution: Submit the skill again with gate skill intake.
 #   severity: critical
 #   collections: [skills-quarantine]
-transition_hit contains lib.result(_catalog.skill_revoked, [_subject, _digest]) if {
-	_requested
-	_from == "revoked"
+revoked_hit contains lib.result(_catalog.skill_revoked, [_subject, _digest]) if {
+	_is_revoked
 }
 
 # METADATA
@@ -952,8 +1168,9 @@ transition_hit contains lib.result(_catalog.skill_revoked, [_subject, _digest]) 
 #   Skills move pending_scan -> rejected_scan | pending_policy ->
 #   approved_limited | approved_trusted | rejected_policy; approved_limited
 #   -> approved_trusted (approvals complete) and back (approvals lapsed);
-#   either approved state -> revoked. No other move exists (no jump from
-#   pending_scan to approved_trusted, nothing out of a rejected state).
+#   any state but revoked -> revoked (emergency revocation). No other move
+#   exists (no jump from pending_scan to approved_trusted, nothing out of a
+#   rejected state).
 # custom:
 #   short_name: skill_invalid_transition
 #   failure_msg: "%s cannot go from %s to %s"
@@ -962,7 +1179,8 @@ transition_hit contains lib.result(_catalog.skill_revoked, [_subject, _digest]) 
 #   collections: [skills-quarantine]
 transition_hit contains lib.result(_catalog.skill_invalid_transition, [_subject, _from, _to]) if {
 	_requested
-	_from != "revoked"
+	not _is_revoked
+	_to != "revoked"
 	not [_from, _to] in _edges
 }
 
@@ -980,36 +1198,96 @@ transition_hit contains lib.result(_catalog.skill_invalid_transition, [_subject,
 #   collections: [skills-quarantine]
 transition_hit contains lib.result(_catalog.skill_transition_refused, [_subject, _from, _to, _next]) if {
 	_requested
+	not _is_revoked
 	[_from, _to] in _edges
 	_to != "revoked"
 	_to != _next
 }
 
-_revokers := {p |
-	some p, entry in object.get(_cfg, "people", {})
-	some role in object.get(entry, "roles", [])
-	role in object.get(_cfg, "revocation_roles", ["incident-commander", "maintainer"])
+_revocation := object.get(_evidence, "revocation", {})
+
+_revocation_roles := object.get(_cfg, "revocation_roles", ["incident-commander", "maintainer"])
+
+_revoker := object.get(_revocation, "revoker", "")
+
+_revocation_role := object.get(_revocation, "role", "")
+
+_revocation_verified if object.get(_revocation, "verified", null) == true
+
+_revocation_signed_ns := lib.timestamp_ns(object.get(_revocation, "signed_at", null))
+
+_skew_ns := object.get(_cfg, "clock_skew_seconds", 300) * 1000000000
+
+# Why a revocation statement does not count (none of this when it does).
+_revocation_problems contains object.get(_revocation, "error", "no signed revocation statement was given") if {
+	not _revocation_verified
+}
+
+_revocation_problems contains sprintf("%s is not a revocation role (skills.revocation_roles)", [_shown(_revocation_role)]) if {
+	_revocation_verified
+	not _revocation_role in _revocation_roles
+}
+
+_revocation_problems contains sprintf("the profile does not list %s as holding the %s role", [_shown(_revoker), _shown(_revocation_role)]) if {
+	_revocation_verified
+	not _revocation_role in object.get(object.get(object.get(_cfg, "people", {}), _revoker, {}), "roles", [])
+}
+
+_revocation_problems contains "it is for another digest" if {
+	_revocation_verified
+	not _revocation_bound
+}
+
+_revocation_bound if {
+	_revocation.digest == _digest
+	_revocation.version == _digest
+}
+
+_revocation_problems contains "its signing time is not an RFC 3339 time" if {
+	_revocation_verified
+	not _revocation_signed_ns
+}
+
+# Signed before this submission was taken in (to the second): a revocation
+# replayed against a later intake of the digest.
+_revocation_problems contains "it was signed before this submission was taken in (a replayed revocation)" if {
+	_revocation_verified
+	_revocation_signed_ns
+	not _signed_since_intake
+}
+
+_signed_since_intake if _revocation_signed_ns >= _submitted_ns - (_submitted_ns % 1000000000)
+
+_revocation_problems contains sprintf("it is signed in the future (%s)", [object.get(_revocation, "signed_at", "")]) if {
+	_revocation_verified
+	_revocation_signed_ns > lib.timestamp_ns(input.gate.now) + _skew_ns
 }
 
 # METADATA
 # title: Not authorised to revoke
 # description: >-
-#   Emergency revocation is open to the roles the profile authorises (a
-#   security incident commander, a maintainers-group admin); the person
-#   asking holds none of them.
+#   Emergency revocation is a signed statement by a holder of a revocation
+#   role the profile lists (a security incident commander, a
+#   maintainers-group admin): the signature verifies against the key the
+#   profile lists for the revoker, the revoker holds the role, it names this
+#   digest, and it was signed since this submission was taken in and not in
+#   the future. This one does not count.
 # custom:
 #   short_name: skill_revocation_unauthorised
-#   failure_msg: "%s may not revoke %s (no revocation role)"
-#   solution: Ask a holder of a revocation role (skills.revocation_roles) to revoke.
+#   failure_msg: "%s may not revoke %s: %s"
+#   solution: >-
+#     Have a holder of a revocation role (skills.revocation_roles, listed
+#     with a key in skills.people) sign the revocation: gate skill revoke
+#     --role --key --as.
 #   severity: high
 #   collections: [skills-quarantine]
-transition_hit contains lib.result(_catalog.skill_revocation_unauthorised, [_shown(object.get(_req, "actor", "")), _subject]) if {
+transition_hit contains lib.result(_catalog.skill_revocation_unauthorised, [_shown(_revoker), _subject, why]) if {
 	_requested
 	_to == "revoked"
-	not object.get(_req, "actor", "") in _revokers
+	some why in _revocation_problems
 }
 
-_transition_failures := {r | some r in transition_hit; lib.applies(_catalog[r.code])}
+_transition_failures := {r | some r in transition_hit | revoked_hit; lib.applies(_catalog[r.code])}
 
 # Why the skill is not where it asks to go: for a refused move, the reasons of the decided state.
 _explain := _scan_failures if {
@@ -1019,6 +1297,9 @@ _explain := _scan_failures if {
 } else := _trusted_gaps if {
 	_next == "approved_limited"
 	_to == "approved_trusted"
+} else := _restore_results | _trusted_gaps if {
+	_next == "pending_policy"
+	_from != "pending_scan"
 } else := set()
 
 # METADATA
@@ -1065,6 +1346,10 @@ _order := object.union({code: object.union(entry, {"order": entry.order + 1000})
 
 _failures := _transition_failures | _explain if {
 	_requested
+} else := {r | some r in revoked_hit; lib.applies(_catalog[r.code])} if {
+	decided == "revoked"
+} else := _restore_results | _trusted_gaps if {
+	decided == "pending_policy"
 } else := _scan_failures if {
 	decided == "rejected_scan"
 } else := _policy_failures if {
@@ -1080,10 +1365,12 @@ _verdict := "block" if {
 } else := "promote" if {
 	_requested
 } else := "block" if {
-	decided in {"rejected_scan", "rejected_policy"}
+	decided in {"rejected_scan", "rejected_policy", "revoked"}
 } else := "manual-review" if {
 	_trusted_tier
-	decided == "approved_limited"
+	decided in {"approved_limited", "pending_policy"}
+} else := "block" if {
+	decided == "pending_policy"
 } else := "promote"
 
 # An allowed move into a rejected (or limited) state carries the reasons that put it there.
@@ -1117,6 +1404,7 @@ outcome := object.union(
 			"outcome": decided,
 			"tier": _tier,
 			"trusted_gaps": lib.codes(_trusted_shown),
+			"approvals_counted": approvals_counted,
 		},
 	},
 	_transition_part,

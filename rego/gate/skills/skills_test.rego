@@ -14,9 +14,9 @@ _config := {
 	"skills": {
 		"default_tier": "untrusted",
 		"tiers": {
-			"untrusted": {"capabilities": ["process", "filesystem_write"], "secrets": false},
-			"semi-trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
-			"trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true},
+			"untrusted": {"capabilities": ["process", "filesystem_write"], "secrets": false, "license": "warn"},
+			"semi-trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true, "license": "warn"},
+			"trusted": {"capabilities": ["process", "filesystem_write", "network", "external_api", "env"], "secrets": true, "license": "required"},
 		},
 		"approval_roles": ["security", "runtime-owner"],
 		"approval_ttl_days": 90,
@@ -37,13 +37,15 @@ _skill := {
 	"manifest": {
 		"present": true, "name": "pdf-text", "description": "Extract text.", "license": "Apache-2.0",
 		"allowed_tools": ["Read", "Write", "Bash(python scripts/x.py:*)"], "metadata": {},
+		"tools": [_t("Read"), _t("Write"), _scoped("Bash", "python scripts/x.py:*", ["^python scripts/x\\.py$", "^python scripts/x\\.py .*$"])],
 	},
 	"declared": {
 		"source": {"kind": "source", "valid": true, "repo": "https://github.com/acme/skills", "commit": "3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c3f1c"},
 		"maintainers": ["alice"], "deps": [], "network": {"mode": "none", "hosts": []},
 		"tier": "untrusted", "submitter": "alice", "owner": "alice", "rollback": "none", "update_cadence": "quarterly",
 	},
-	"license": {"expression": "Apache-2.0", "valid": true, "problem": null},
+	"license": {"kind": "spdx", "field": "Apache-2.0", "expression": "Apache-2.0", "ids": ["Apache-2.0"], "file": null, "problem": null},
+	"runs": [{"path": "SKILL.md", "line": 9, "command": "python scripts/x.py in.pdf", "target": "scripts/x.py"}],
 	"findings": [],
 	"capabilities": {"process": ["scripts/x.py: a python script the agent runs"], "filesystem_write": ["open line 9"]},
 	"hosts": [], "env_reads": [], "secret_env": [], "documented": [],
@@ -51,6 +53,10 @@ _skill := {
 	"signature": {"present": true, "verified": true, "signer": "release-bot", "signed_digest": _digest},
 	"sbom": {"present": true, "sha256": _other},
 }
+
+_t(name) := {"raw": name, "name": name, "scope": null, "patterns": []}
+
+_scoped(name, scope, patterns) := {"raw": sprintf("%s(%s)", [name, scope]), "name": name, "scope": scope, "patterns": patterns}
 
 _approval(role, who) := {"role": role, "approver": who, "digest": _digest, "version": _digest, "signed_at": "2026-11-20T00:00:00Z", "verified": true}
 
@@ -68,6 +74,30 @@ finding(code, severity) := {"code": code, "check": "t.check", "severity": severi
 
 asking(d, from, to) := object.union(d, {"request": {"kind": "transition", "from": from, "to": to, "actor": "ic"}})
 
+_revocation := {"role": "incident-commander", "revoker": "ic", "digest": _digest, "version": _digest, "signed_at": "2026-11-22T12:00:00Z", "reason": "malicious update", "verified": true, "keyid": "k"}
+
+_counted(role, who) := {"role": role, "approver": who, "signed_at": "2026-11-20T00:00:00Z", "keyid": null}
+
+_intake := {"id": 1, "submitted_at": "2026-11-10T00:00:00.000000Z"}
+
+# A revoke request with the (verified) revocation statement, for a submission taken in on 2026-11-10.
+revoking(d, from, statement) := json.patch(object.union(d, {"request": {"kind": "transition", "from": from, "to": "revoked"}}), [
+	{"op": "add", "path": "/evidence/revocation", "value": statement},
+	{"op": "add", "path": "/evidence/submission", "value": _intake},
+])
+
+# A re-intake: the digest was revoked before this submission was taken in, and not restored since.
+revoked_before(d) := json.patch(d, [
+	{"op": "add", "path": "/evidence/submission", "value": _intake},
+	{"op": "add", "path": "/evidence/revocations", "value": [{"at": "2026-11-01T00:00:00.000000Z", "reason": "malicious update", "by": "ic"}]},
+])
+
+# The digest was revoked after this submission was taken in.
+revoked_after(d) := json.patch(d, [
+	{"op": "add", "path": "/evidence/submission", "value": _intake},
+	{"op": "add", "path": "/evidence/revocations", "value": [{"at": "2026-11-12T00:00:00.000000Z", "reason": "malicious update", "by": "ic"}]},
+])
+
 decide(d) := out if {
 	out := data.gate.main.decision with input as d with data.gate.config as _config
 }
@@ -80,7 +110,7 @@ test_clean_untrusted_skill_is_approved_limited_and_promotes if {
 	d := decide(doc({}))
 	d.verdict == "promote"
 	d.reasons == ["skill_approved"]
-	d.skill == {"outcome": "approved_limited", "tier": "untrusted", "trusted_gaps": []}
+	d.skill == {"outcome": "approved_limited", "tier": "untrusted", "trusted_gaps": [], "approvals_counted": []}
 }
 
 test_every_finding_code_fails_the_scan if {
@@ -135,16 +165,45 @@ test_bad_signature_fails_even_untrusted if {
 }
 
 test_license_and_provenance if {
-	reasons(doc({"license": {"expression": null, "valid": false, "problem": "no license in the frontmatter"}})) == ["skill_license_invalid"]
-	reasons(doc({"license": {"expression": "MIT OR AGPL-3.0-only", "valid": true}})) == ["skill_license_invalid"]
+	none := {"kind": "none", "field": null, "expression": null, "ids": [], "file": null, "problem": "no licence"}
+	d := decide(doc({"license": none}))
+	d.verdict == "promote"
+	[w.code | some w in d.warnings] == ["skill_license_unidentified"]
+	agpl := {"kind": "spdx", "field": "MIT OR AGPL-3.0-only", "expression": "MIT OR AGPL-3.0-only", "ids": ["AGPL-3.0-only", "MIT"], "file": null, "problem": null}
+	reasons(doc({"license": agpl})) == ["skill_license_denied"]
+	file_agpl := {"kind": "file", "field": null, "expression": "AGPL-3.0-only", "ids": ["AGPL-3.0-only"], "file": "LICENSE", "problem": null}
+	reasons(doc({"license": file_agpl})) == ["skill_license_denied"]
 	no_source := object.union(_skill.declared, {"source": {"kind": "none", "valid": false, "problem": "nothing declared"}})
 	reasons(doc({"declared": no_source})) == ["skill_provenance_missing"]
 }
 
+test_trusted_tier_requires_an_identified_licence if {
+	none := {"kind": "unidentified", "field": "Proprietary", "expression": null, "ids": [], "file": null, "problem": "not SPDX"}
+	d := decide(trusted({"license": none}, _approvals))
+	d.verdict == "block"
+	d.reasons == ["skill_license_invalid"]
+	d.skill.outcome == "rejected_policy"
+	file_mit := {"kind": "file", "field": "See LICENSE.txt", "expression": "MIT", "ids": ["MIT"], "file": "LICENSE.txt", "problem": null}
+	decide(trusted({"license": file_mit}, _approvals)).skill.outcome == "approved_trusted"
+	only_apache := object.union(_config, {"skills": object.union(_config.skills, {"allowed_licenses": ["Apache-2.0"]})})
+	out := data.gate.main.decision with input as trusted({"license": file_mit}, _approvals) with data.gate.config as only_apache
+	[r.code | some r in out.results] == ["skill_license_invalid"]
+}
+
+test_scoped_bash_must_cover_the_commands_that_run_package_files if {
+	decide(doc({})).verdict == "promote"
+	other := [{"path": "SKILL.md", "line": 12, "command": "bash scripts/collect.sh", "target": "scripts/collect.sh"}]
+	d := decide(doc({"runs": other}))
+	d.reasons == ["skill_undeclared_capability"]
+	contains(d.results[0].message, "SKILL.md:12 runs `bash scripts/collect.sh`")
+	any := object.union(_skill.manifest, {"tools": [_t("Read"), _t("Bash")]})
+	decide(doc({"runs": other, "manifest": any})).verdict == "promote"
+}
+
 test_capabilities_must_be_declared if {
-	no_bash := object.union(_skill.manifest, {"allowed_tools": ["Read", "Write"]})
+	no_bash := object.union(_skill.manifest, {"allowed_tools": ["Read", "Write"], "tools": [_t("Read"), _t("Write")]})
 	reasons(doc({"manifest": no_bash})) == ["skill_undeclared_capability"]
-	no_tools := object.union(_skill.manifest, {"allowed_tools": null})
+	no_tools := object.union(_skill.manifest, {"allowed_tools": null, "tools": null})
 	reasons(doc({"manifest": no_tools})) == ["skill_undeclared_capability"]
 	net := object.union(_skill.capabilities, {"network": ["urlopen line 3"]})
 	semi := object.union(_skill.declared, {"tier": "semi-trusted"})
@@ -179,7 +238,7 @@ test_scan_failures_come_before_policy if {
 test_trusted_with_every_control_and_two_approvals_is_approved_trusted if {
 	d := decide(trusted({}, _approvals))
 	d.verdict == "promote"
-	d.skill == {"outcome": "approved_trusted", "tier": "trusted", "trusted_gaps": []}
+	d.skill == {"outcome": "approved_trusted", "tier": "trusted", "trusted_gaps": [], "approvals_counted": [_counted("security", "sec"), _counted("runtime-owner", "run")]}
 }
 
 test_trusted_controls_are_required if {
@@ -194,7 +253,8 @@ test_trusted_controls_are_required if {
 	reasons(trusted({"declared": no_rollback}, _approvals)) == ["skill_rollback_missing"]
 	d := decide(trusted({"sbom": {"present": false}}, _approvals))
 	d.verdict == "manual-review"
-	d.skill == {"outcome": "approved_limited", "tier": "trusted", "trusted_gaps": ["skill_sbom_missing"]}
+	d.skill.outcome == "approved_limited"
+	d.skill.trusted_gaps == ["skill_sbom_missing"]
 }
 
 test_two_party_approval if {
@@ -227,8 +287,10 @@ test_allowed_transitions if {
 	env := object.union(_skill.capabilities, {"network": ["x"]})
 	hosts := object.union(_skill.declared, {"network": {"mode": "hosts", "hosts": ["api.example.com"]}})
 	decide(asking(doc({"capabilities": env, "declared": hosts}), "pending_policy", "rejected_policy")).verdict == "promote"
-	decide(asking(doc({}), "approved_limited", "revoked")).verdict == "promote"
-	decide(asking(doc({}), "approved_trusted", "revoked")).verdict == "promote"
+	decide(revoking(doc({}), "approved_limited", _revocation)).verdict == "promote"
+	decide(revoking(doc({}), "approved_trusted", _revocation)).verdict == "promote"
+	decide(revoking(doc({}), "pending_scan", _revocation)).verdict == "promote"
+	decide(revoking(doc({}), "rejected_policy", _revocation)).verdict == "promote"
 }
 
 test_no_jump_from_pending_scan_to_approved_trusted if {
@@ -238,7 +300,7 @@ test_no_jump_from_pending_scan_to_approved_trusted if {
 	d.transition.allowed == false
 	reasons(asking(doc({}), "rejected_scan", "pending_policy")) == ["skill_invalid_transition"]
 	reasons(asking(doc({}), "rejected_policy", "approved_limited")) == ["skill_invalid_transition"]
-	reasons(asking(doc({}), "pending_scan", "revoked")) == ["skill_invalid_transition"]
+	reasons(asking(doc({}), "pending_policy", "pending_scan")) == ["skill_invalid_transition"]
 }
 
 test_revoked_returns_only_through_re_intake if {
@@ -255,8 +317,95 @@ test_the_evidence_decides_the_target if {
 
 test_revocation_needs_a_revocation_role if {
 	d := doc({})
-	reasons(object.union(d, {"request": {"kind": "transition", "from": "approved_trusted", "to": "revoked", "actor": "run"}})) == ["skill_revocation_unauthorised"]
+	# a name alone (the request's actor) is not a revocation
+	reasons(object.union(d, {"request": {"kind": "transition", "from": "approved_trusted", "to": "revoked", "actor": "ic"}})) == ["skill_revocation_unauthorised"]
 	reasons(object.union(d, {"request": {"kind": "transition", "from": "approved_trusted", "to": "revoked"}})) == ["skill_revocation_unauthorised"]
+	decide(revoking(d, "approved_trusted", _revocation)).transition.allowed == true
+}
+
+test_a_revocation_counts_only_signed_by_a_holder_of_a_revocation_role if {
+	d := doc({})
+	every changes in [
+		{"verified": false, "error": "the signature does not verify with the key listed for ic"},
+		{"revoker": "run", "role": "incident-commander"},
+		{"revoker": "run", "role": "runtime-owner"},
+		{"role": "security"},
+		{"digest": _other, "version": _other},
+		{"signed_at": "2026-11-01T00:00:00Z"},
+		{"signed_at": "2026-11-23T01:00:00Z"},
+		{"signed_at": "yesterday"},
+	] {
+		r := decide(revoking(d, "approved_trusted", object.union(_revocation, changes)))
+		r.reasons == ["skill_revocation_unauthorised"]
+		r.transition.allowed == false
+		r.verdict == "block"
+	}
+	msg := decide(revoking(d, "approved_trusted", object.union(_revocation, {"signed_at": "2026-11-01T00:00:00Z"}))).results[0].message
+	contains(msg, "a replayed revocation")
+	# within the clock-skew allowance
+	decide(revoking(d, "approved_trusted", object.union(_revocation, {"signed_at": "2026-11-23T00:04:00Z"}))).verdict == "promote"
+	# a revocation signed in the same second the submission was taken in counts
+	late := json.patch(d, [{"op": "add", "path": "/evidence/submission", "value": {"id": 1, "submitted_at": "2026-11-22T00:00:00.900000Z"}}])
+	decide(revoking(late, "approved_trusted", object.union(_revocation, {"signed_at": "2026-11-22T00:00:00Z"}))).verdict == "promote"
+}
+
+test_a_re_intake_of_a_revoked_digest_is_held_until_approved_trusted if {
+	# untrusted tier: never approved_limited again
+	held := decide(revoked_before(doc({})))
+	held.skill.outcome == "pending_policy"
+	held.reasons == ["skill_restore_incomplete"]
+	held.verdict == "block"
+	# trusted tier without approvals: held, and says what is missing
+	waiting := decide(revoked_before(trusted({}, [])))
+	waiting.skill.outcome == "pending_policy"
+	waiting.reasons == ["skill_restore_incomplete", "approval_missing_role"]
+	waiting.verdict == "manual-review"
+	reasons(asking(revoked_before(trusted({}, [])), "pending_policy", "approved_limited")) == ["skill_restore_incomplete", "skill_transition_refused", "approval_missing_role"]
+	# one person in both roles restores nothing
+	reasons(revoked_before(trusted({}, [_approval("security", "both"), _approval("runtime-owner", "both")]))) == ["skill_restore_incomplete", "approvers_not_distinct"]
+	# two-party approval: approved_trusted, the way back
+	back := decide(revoked_before(trusted({}, _approvals)))
+	back.skill.outcome == "approved_trusted"
+	back.verdict == "promote"
+	decide(asking(revoked_before(trusted({}, _approvals)), "pending_policy", "approved_trusted")).verdict == "promote"
+}
+
+test_a_submission_taken_in_before_the_revocation_is_revoked if {
+	d := revoked_after(trusted({}, _approvals))
+	r := decide(d)
+	r.skill.outcome == "revoked"
+	r.reasons == ["skill_revoked"]
+	r.verdict == "block"
+	reasons(asking(d, "approved_trusted", "approved_limited")) == ["skill_revoked"]
+	reasons(asking(d, "pending_scan", "pending_policy")) == ["skill_revoked"]
+	# an unreadable revocation time counts as after the intake
+	odd := json.patch(d, [{"op": "replace", "path": "/evidence/revocations/0/at", "value": "soon"}])
+	decide(odd).skill.outcome == "revoked"
+}
+
+test_only_the_approvals_that_counted_are_listed if {
+	self := [_approval("security", "alice"), _approval("security", "sec"), _approval("runtime-owner", "run")]
+	decide(trusted({}, self)).skill.approvals_counted == [_counted("security", "sec"), _counted("runtime-owner", "run")]
+	# both is the only security approver: their runtime-owner approval did not count
+	shared := [_approval("security", "both"), _approval("runtime-owner", "both"), _approval("runtime-owner", "run")]
+	s := decide(trusted({}, shared)).skill
+	s.outcome == "approved_trusted"
+	s.approvals_counted == [_counted("security", "both"), _counted("runtime-owner", "run")]
+	forged := [object.union(_approval("security", "sec"), {"verified": false}), _approval("security", "both"), _approval("runtime-owner", "run")]
+	decide(trusted({}, forged)).skill.approvals_counted == [_counted("security", "both"), _counted("runtime-owner", "run")]
+	decide(doc({"approvals": _approvals})).skill.approvals_counted == []
+}
+
+test_three_roles_signed_by_two_people_are_not_enough if {
+	three := json.patch(_config, [
+		{"op": "replace", "path": "/skills/approval_roles", "value": ["security", "runtime-owner", "legal"]},
+		{"op": "replace", "path": "/skills/people/sec/roles", "value": ["security", "runtime-owner", "legal"]},
+		{"op": "replace", "path": "/skills/people/run/roles", "value": ["security", "runtime-owner", "legal"]},
+	])
+	approvals := [_approval(role, who) | some role in ["security", "runtime-owner", "legal"]; some who in ["sec", "run"]]
+	d := data.gate.main.decision with input as trusted({}, approvals) with data.gate.config as three
+	d.skill.outcome == "approved_limited"
+	d.reasons == ["skill_approvers_overlap"]
 }
 
 test_scanner_findings_and_missing_scanners if {
