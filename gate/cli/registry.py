@@ -240,9 +240,13 @@ def served(deployment: str, at: str, db: str | None, audit_log: str | None, outp
 @_db_options
 @output_option()
 def verify(db: str | None, audit_log: str | None, output: str) -> int:
-    """Recompute the database's event chain (exit 1 when broken)."""
+    """Recompute the event chain, every history row and the triggers (exit 1, one line per problem)."""
     report = _store(db, audit_log).verify_events()
-    _emit(output, report, f"{'valid' if report['valid'] else 'BROKEN'}: {report['detail']}")
+    if report["valid"]:
+        text = f"valid: {report['detail']}"
+    else:
+        text = "\n".join(f"BROKEN: {problem}" for problem in report["problems"])
+    _emit(output, report, text)
     return 0 if report["valid"] else 1
 
 

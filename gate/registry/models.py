@@ -97,6 +97,8 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rows: Mapped[list[list[Any]] | None] = mapped_column(JSON, nullable=True)
+    """``[table, id, sha256]`` of the history rows the change inserted (migration 0005)."""
 
 
 class Statement(Base):
@@ -113,12 +115,6 @@ class Statement(Base):
     recorded_by: Mapped[str] = mapped_column(String(256))
 
 
-APPEND_ONLY = (
-    "model_versions",
-    "attachments",
-    "transitions",
-    "serving_windows",
-    "serving_window_closes",
-    "events",
-    "statements",
-)
+from gate.registry.integrity import APPEND_ONLY  # noqa: E402  (the one list, with the triggers)
+
+__all__ = ["APPEND_ONLY", "Base"]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gate.errors import GateError, InputError, UsageError
+from gate.registry.integrity import take_rows, track, trigger_problems
 
 STATES = ("draft", "candidate", "approved", "deprecated", "retired")
 GENESIS = "0" * 64
@@ -167,6 +168,8 @@ class Store:
         self.actor = actor or os.environ.get("GATE_ACTOR") or _login()
         try:
             self.migrate()
+            with self.engine.connect() as connection:
+                self.trigger_problems = trigger_problems(connection)
         except Exception as exc:
             raise UsageError(f"{_shown(self.url)}: cannot open the registry: {_first(exc)}") from None
 
@@ -189,8 +192,10 @@ class Store:
     def _tx(self) -> Iterator[Any]:
         from sqlalchemy.orm import Session
 
-        with Session(self.engine) as session, session.begin():
-            yield session
+        with Session(self.engine) as session:
+            track(session)
+            with session.begin():
+                yield session
 
     def _write(self, change: Callable[[Any], T], attempts: int = 20) -> T:
         """Run *change* in a transaction; a lost race on the event chain re-runs it (re-checked)."""
@@ -199,6 +204,14 @@ class Store:
         for attempt in range(attempts):
             try:
                 with self._tx() as session:
+                    # checked inside the write: a trigger dropped after open is caught too
+                    missing = trigger_problems(session.connection())
+                    if missing:
+                        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                        raise RegistryError(
+                            f"refusing to write: {missing[0]}{more}; the registry's append-only "
+                            "triggers are not as gate installed them (gate registry verify lists them)"
+                        )
                     return change(session)
             except IntegrityError as exc:
                 if "events" not in str(exc.orig) and "prev_hash" not in str(exc.orig):
@@ -215,12 +228,15 @@ class Store:
 
         from gate.registry.models import Event
 
+        rows = take_rows(session)
         last = session.execute(select(Event.hash).order_by(Event.id.desc()).limit(1)).scalar()
         prev = last or GENESIS
         at = datetime.now(timezone.utc)
         body = {"kind": kind, "subject": subject, "data": data, "at": _iso(at), "prev_hash": prev}
-        digest = hashlib.sha256(_canonical(body)).hexdigest()
-        session.add(Event(kind=kind, subject=subject, data=data, at=at, prev_hash=prev, hash=digest))
+        digest = hashlib.sha256(_canonical({**body, "rows": rows})).hexdigest()
+        session.add(
+            Event(kind=kind, subject=subject, data=data, at=at, prev_hash=prev, hash=digest, rows=rows)
+        )
         session.flush()
         return {**body, "hash": digest}
 
@@ -717,44 +733,11 @@ class Store:
             return [{"kind": e.kind, "at": _iso(e.at), "data": e.data, "hash": e.hash} for e in rows]
 
     def verify_events(self) -> dict[str, Any]:
-        """Recompute the event chain: {valid, events, broken_at, detail}."""
-        from sqlalchemy import select
+        """Recompute the event chain, every history row and the triggers (``gate.registry.integrity``):
+        {valid, events, rows, broken_at, problems, detail}."""
+        from gate.registry.integrity import verify
 
-        from gate.registry.models import Event
-
-        prev = GENESIS
-        count = 0
-        with self._tx() as session:
-            for e in session.execute(select(Event).order_by(Event.id)).scalars():
-                body = {
-                    "kind": e.kind,
-                    "subject": e.subject,
-                    "data": e.data,
-                    "at": _iso(e.at),
-                    "prev_hash": e.prev_hash,
-                }
-                if e.prev_hash != prev:
-                    return {
-                        "valid": False,
-                        "events": count,
-                        "broken_at": e.id,
-                        "detail": "prev_hash does not link",
-                    }
-                if hashlib.sha256(_canonical(body)).hexdigest() != e.hash:
-                    return {
-                        "valid": False,
-                        "events": count,
-                        "broken_at": e.id,
-                        "detail": "hash does not match the row",
-                    }
-                prev = e.hash
-                count += 1
-        return {
-            "valid": True,
-            "events": count,
-            "broken_at": None,
-            "detail": f"{count} events chain from genesis",
-        }
+        return verify(self)
 
 
 def _login() -> str:
